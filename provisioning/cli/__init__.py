@@ -1,0 +1,13 @@
+"""The `onboard` command line. Each module registers one family of commands."""
+
+from __future__ import annotations
+
+from provisioning.cli import database  # noqa: F401  (registers commands)
+from provisioning.cli.app import cli
+
+
+def main() -> None:
+    cli(prog_name="onboard")
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,94 @@
+"""The `onboard` command group and what every command shares.
+
+Commands are thin: parse options, build `Settings`, call one service function, render.
+Service errors become exit codes: 2 for refused input (with every reason), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from provisioning.db import Database
+from provisioning.errors import InvalidInput, ProvisioningError
+from provisioning.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CliContext:
+    settings: Settings
+    _db: Database | None = field(default=None, repr=False)
+
+    @property
+    def db(self) -> Database:
+        """The database, migrated on first use: any command on an empty one creates it."""
+        if self._db is None:
+            self._db = Database(self.settings.database_url)
+            self._db.ensure_schema()
+        return self._db
+
+
+pass_ctx = click.make_pass_decorator(CliContext)
+
+
+def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
+        help="table for people; json / jsonl for scripts.",
+    )
+
+
+def actor_option(func: F) -> F:
+    """`--actor EMAIL` on every mutating command (default `ONBOARD_ACTOR`)."""
+    return click.option(
+        "--actor",
+        envvar="ONBOARD_ACTOR",
+        default=None,
+        help="Who is acting (e-mail); default from ONBOARD_ACTOR.",
+    )(func)
+
+
+def handle_errors(func: F) -> F:
+    """Turn service errors into a message on stderr and the documented exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except InvalidInput as exc:
+            click.echo(f"error: {exc.summary}", err=True)
+            for error in exc.errors:
+                click.echo(f"  {error}", err=True)
+            sys.exit(exc.exit_code)
+        except ProvisioningError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--db",
+    "database_url",
+    metavar="URL",
+    default=None,
+    help="Database URL (default: ONBOARD_DATABASE_URL, else a SQLite file under data/).",
+)
+@click.version_option(package_name="onboarding-desk")
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None) -> None:
+    """Onboarding Desk: map Webex Suite orders to organizations and set up their services."""
+    ctx.obj = CliContext(Settings.from_env(database_url=database_url))
+    ctx.call_on_close(lambda: ctx.obj._db.dispose() if ctx.obj._db else None)

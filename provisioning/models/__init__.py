@@ -1,0 +1,24 @@
+"""The system of record: one module per aggregate, re-exported here."""
+
+from provisioning.models.base import Base, UTCDateTime, utcnow
+from provisioning.models.orders import Order, OrderLine, OrderService
+from provisioning.models.orgs import Member, Org, OrgDomain
+from provisioning.models.records import AuditEvent, ModelVersion, OutboxEmail
+from provisioning.models.setup import CallingLocation, MeetingsSite
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "CallingLocation",
+    "MeetingsSite",
+    "Member",
+    "ModelVersion",
+    "Order",
+    "OrderLine",
+    "OrderService",
+    "Org",
+    "OrgDomain",
+    "OutboxEmail",
+    "UTCDateTime",
+    "utcnow",
+]

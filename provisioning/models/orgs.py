@@ -1,0 +1,79 @@
+"""Organizations, the domains they added and their members (the finder's search space)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from matching.vocabulary import DomainStatus, MemberStatus, OrgStatus
+from provisioning.models.base import Base, one_of
+
+
+class Org(Base):
+    """A Webex organization; `partner_id` names the partner org that manages it."""
+
+    __tablename__ = "orgs"
+
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    # `matching.normalize.name_key(name)`: the name index the fuzzy search starts from.
+    name_key: Mapped[str] = mapped_column(String(255))
+    country: Mapped[str | None] = mapped_column(String(2))
+    industry: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))
+    partner_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("orgs.org_id", ondelete="RESTRICT")
+    )
+
+    domains: Mapped[list[OrgDomain]] = relationship(back_populates="org", lazy="raise")
+
+    __table_args__ = (
+        CheckConstraint(one_of("status", OrgStatus), name="status"),
+        Index(None, "partner_id"),
+        Index(None, "name_key"),
+        Index(None, "country", "name_key"),
+    )
+
+
+class OrgDomain(Base):
+    """A domain an org added in Control Hub, with how far it proved ownership."""
+
+    __tablename__ = "org_domains"
+
+    org_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("orgs.org_id", ondelete="CASCADE"), primary_key=True
+    )
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)
+    # The registrable domain (public-suffix aware) so `mail.acme.co.uk` meets `acme.co.uk`.
+    registrable_domain: Mapped[str] = mapped_column(String(253))
+    status: Mapped[str] = mapped_column(String(16))
+
+    org: Mapped[Org] = relationship(back_populates="domains", lazy="raise")
+
+    __table_args__ = (
+        CheckConstraint(one_of("status", DomainStatus), name="status"),
+        Index(None, "domain"),
+        Index(None, "registrable_domain", "org_id"),
+    )
+
+
+class Member(Base):
+    """A user of an org; e-mail addresses are unique and stored lower-cased."""
+
+    __tablename__ = "members"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(64), ForeignKey("orgs.org_id", ondelete="CASCADE"))
+    registrable_domain: Mapped[str] = mapped_column(String(253))
+    status: Mapped[str] = mapped_column(String(16))
+    last_activity_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint(one_of("status", MemberStatus), name="status"),
+        # Covering index: per-org activity summaries are index-only scans.
+        Index(None, "org_id", "status", "last_activity_at"),
+        Index(None, "registrable_domain", "org_id"),
+    )

@@ -1,0 +1,71 @@
+"""One typed settings object, built at the entry point and passed down.
+
+Every setting has a default, an environment variable and a line of help; `onboard
+settings` prints them and the README documents them (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_data_dir() -> Path:
+    """`data/` of the checkout when running from one, else `./data`."""
+    if (PROJECT_ROOT / "pyproject.toml").exists():
+        return PROJECT_ROOT / "data"
+    return Path.cwd() / "data"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{default_data_dir() / 'onboard.sqlite'}"
+
+
+def _setting(env: str, help: str, default: object = None) -> object:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = _setting(  # type: ignore[assignment]
+        "ONBOARD_DATABASE_URL",
+        "SQLAlchemy URL of the database (default: a SQLite file under data/).",
+        "",
+    )
+    actor: str = _setting(  # type: ignore[assignment]
+        "ONBOARD_ACTOR", "E-mail of the person a CLI change is recorded for.", ""
+    )
+    smtp_host: str = _setting("ONBOARD_SMTP_HOST", "SMTP server for outgoing e-mail.", "localhost")  # type: ignore[assignment]
+    smtp_port: int = _setting("ONBOARD_SMTP_PORT", "SMTP port.", 25)  # type: ignore[assignment]
+    smtp_tls: str = _setting(  # type: ignore[assignment]
+        "ONBOARD_SMTP_TLS", "none, starttls or ssl.", "none"
+    )
+    smtp_username: str = _setting("ONBOARD_SMTP_USERNAME", "SMTP user name, if any.", "")  # type: ignore[assignment]
+    smtp_password: str = _setting("ONBOARD_SMTP_PASSWORD", "SMTP password, if any.", "")  # type: ignore[assignment]
+    mail_from: str = _setting(  # type: ignore[assignment]
+        "ONBOARD_MAIL_FROM", "Sender address of outgoing e-mail.", "onboarding@localhost"
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Defaults, then the environment, then explicit overrides (CLI options) win."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is not None and raw != "":
+                values[f.name] = int(raw) if isinstance(f.default, int) else raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)  # type: ignore[arg-type]
+        if not settings.database_url:
+            settings = cls(**{**values, "database_url": default_database_url()})  # type: ignore[arg-type]
+        return settings
+
+    @classmethod
+    def documented(cls) -> list[tuple[str, str, object]]:
+        """(environment variable, help, default) for each setting."""
+        return [(f.metadata["env"], f.metadata["help"], f.default) for f in fields(cls)]

@@ -1,0 +1,55 @@
+"""The order workflow's vocabulary: where an order and each of its services stand.
+
+`workflow.md` part 1 (intent, organization finder) gives the order states; part 2 gives a
+state per service. These are stored as strings; the allowed transitions live with the
+workflow rules, not here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OrderState(StrEnum):
+    AWAITING_INTENT = "awaiting_intent"  # welcome e-mail sent, nobody has said who it is for
+    DELEGATED = "delegated"  # "someone else completes this order": waiting for that person
+    AWAITING_ORG = "awaiting_org"  # intent known, the organization finder needs a decision
+    AWAITING_APPROVAL = "awaiting_approval"  # the chosen org's administrator must approve
+    ORG_MAPPED = "org_mapped"  # point of no return passed; services being set up
+    COMPLETE = "complete"  # every service provisioned
+    EXPIRED = "expired"  # not set up before the order lines closed
+    HISTORY = "history"  # decided outside this product (imported label): training data only
+
+    @property
+    def awaits_org(self) -> bool:
+        """True while the organization finder still has to decide (the match queue)."""
+        return self in _AWAITING_ORG
+
+
+_AWAITING_ORG = frozenset(
+    {OrderState.AWAITING_INTENT, OrderState.DELEGATED, OrderState.AWAITING_ORG}
+)
+
+
+class ServiceState(StrEnum):
+    PENDING = "pending"
+    PROVISIONED = "provisioned"
+    CONFIGURE_LATER = "configure_later"
+    CUSTOMER_SELF_SETUP = "customer_self_setup"
+
+
+class Intent(StrEnum):
+    """Who the order is for (workflow step 2)."""
+
+    CUSTOMER = "customer"
+    OWN_COMPANY = "own-company"
+    DELEGATE = "delegate"
+
+
+class Decision(StrEnum):
+    """How the order's org was decided; the training history reads this."""
+
+    IMPORTED = "imported"  # a past decision loaded from labels.csv
+    ACCEPTED = "accepted"  # the operator accepted the recommendation
+    CHOSE_OTHER = "chose_other"  # the operator picked another org than recommended
+    CREATED_ORG = "created_org"  # no existing org was right: a new one was created
