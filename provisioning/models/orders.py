@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from matching.vocabulary import Service
 from provisioning.models.base import Base, one_of, utcnow
+from provisioning.models.orgs import Org
 from provisioning.states import Decision, Intent, OrderState, ServiceState
 
 
@@ -44,6 +45,9 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    # Declared so the unit of work inserts orgs before the orders that point at them.
+    partner: Mapped[Org | None] = relationship(foreign_keys=[partner_id], lazy="raise")
+    org: Mapped[Org | None] = relationship(foreign_keys=[org_id], lazy="raise")
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", lazy="raise", order_by="OrderLine.line_no"
     )
