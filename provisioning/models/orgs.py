@@ -32,7 +32,7 @@ class Org(Base):
 
     __table_args__ = (
         CheckConstraint(one_of("status", OrgStatus), name="status"),
-        Index(None, "partner_id"),
+        Index(None, "partner_id", "name_key"),
         Index(None, "name_key"),
         Index(None, "country", "name_key"),
     )
@@ -75,5 +75,6 @@ class Member(Base):
         CheckConstraint(one_of("status", MemberStatus), name="status"),
         # Covering index: per-org activity summaries are index-only scans.
         Index(None, "org_id", "status", "last_activity_at"),
-        Index(None, "registrable_domain", "org_id"),
+        # Covering index: "which orgs have members on acme.se, how many active" reads no rows.
+        Index(None, "registrable_domain", "org_id", "status", "last_activity_at"),
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 02:05:03.019342
+Create Date: 2026-11-25 02:09:43.271659
 """
 
 from __future__ import annotations
@@ -89,7 +89,9 @@ def upgrade() -> None:
             batch_op.f("ix_orgs_country_name_key"), ["country", "name_key"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_orgs_name_key"), ["name_key"], unique=False)
-        batch_op.create_index(batch_op.f("ix_orgs_partner_id"), ["partner_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_orgs_partner_id_name_key"), ["partner_id", "name_key"], unique=False
+        )
 
     op.create_table(
         "outbox",
@@ -146,8 +148,8 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_members_registrable_domain_org_id"),
-            ["registrable_domain", "org_id"],
+            batch_op.f("ix_members_registrable_domain_org_id_status_last_activity_at"),
+            ["registrable_domain", "org_id", "status", "last_activity_at"],
             unique=False,
         )
 
@@ -376,7 +378,9 @@ def downgrade() -> None:
 
     op.drop_table("orders")
     with op.batch_alter_table("members", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_members_registrable_domain_org_id"))
+        batch_op.drop_index(
+            batch_op.f("ix_members_registrable_domain_org_id_status_last_activity_at")
+        )
         batch_op.drop_index(batch_op.f("ix_members_org_id_status_last_activity_at"))
 
     op.drop_table("members")
@@ -386,7 +390,7 @@ def downgrade() -> None:
 
     op.drop_table("outbox")
     with op.batch_alter_table("orgs", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_orgs_partner_id"))
+        batch_op.drop_index(batch_op.f("ix_orgs_partner_id_name_key"))
         batch_op.drop_index(batch_op.f("ix_orgs_name_key"))
         batch_op.drop_index(batch_op.f("ix_orgs_country_name_key"))
 
