@@ -9,3 +9,7 @@ class MatchingError(Exception):
 
 class InvalidEmail(MatchingError, ValueError):
     """An address that is not a syntactically valid e-mail address."""
+
+
+class InvalidDomain(MatchingError, ValueError):
+    """A string that is not a usable host name."""

@@ -24,7 +24,7 @@ from email_validator.syntax import (
     validate_email_local_part,
 )
 
-from matching.errors import InvalidEmail
+from matching.errors import InvalidDomain, InvalidEmail
 
 # The bundled snapshot only: these machines (and many customer sites) have no internet.
 _EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
@@ -101,6 +101,15 @@ def parse_email(address: str) -> EmailAddress:
     except EmailNotValidError as exc:
         raise InvalidEmail(f"{address!r} is not a valid e-mail address: {exc}") from exc
     return EmailAddress(local=local, domain=canonical_domain)
+
+
+def normalize_domain(host: str) -> str:
+    """A host name as stored: validated offline, lower-cased; raises `InvalidDomain`."""
+    try:
+        return _valid_domain(host.strip().lower().rstrip("."))
+    except EmailNotValidError as exc:
+        reason = str(exc).replace("The part after the @-sign", "The domain")
+        raise InvalidDomain(f"{host!r} is not a valid domain name: {reason}") from exc
 
 
 def normalize_email(address: str) -> str:

@@ -6,6 +6,7 @@ Service errors become exit codes: 2 for refused input (with every reason), 1 oth
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,11 @@ def actor_option(func: F) -> F:
         default=None,
         help="Who is acting (e-mail); default from ONBOARD_ACTOR.",
     )(func)
+
+
+def resolve_actor(ctx: CliContext, actor: str | None) -> str:
+    """The acting user of a CLI change: `--actor`, else ONBOARD_ACTOR, else the OS user."""
+    return actor or ctx.settings.actor or f"cli:{getpass.getuser()}"
 
 
 def handle_errors(func: F) -> F:

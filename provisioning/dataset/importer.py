@@ -1,0 +1,154 @@
+"""`onboard import DIR`: validate a whole dataset, then load it in one transaction.
+
+The files are streamed into temporary staging tables inside the import's own write
+transaction; parsing errors, duplicates and dangling references are all collected, and
+if there is even one the transaction is rolled back and every error is raised at once
+(`InvalidInput`). Otherwise the staged rows are merged set-wise (see `merge`). Memory is
+flat in the size of the files; the database does the heavy lifting.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
+
+from provisioning.dataset import checks, merge, staging
+from provisioning.dataset.reader import ROW, read_rows
+from provisioning.dataset.schema import FILES, LABELS
+from provisioning.db import Database
+from provisioning.errors import FieldError, InvalidInput
+from provisioning.models import AuditEvent
+from provisioning.models.base import utcnow
+
+AUDIT_ACTION = "dataset.import"
+
+
+@dataclass(frozen=True, slots=True)
+class FileReport:
+    file: str
+    rows: int
+    changed: int
+
+
+@dataclass
+class ImportReport:
+    directory: str
+    files: list[FileReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files)
+
+    @property
+    def changed(self) -> int:
+        return sum(f.changed for f in self.files)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def import_dataset(
+    db: Database, directory: Path, actor: str, now: datetime | None = None
+) -> ImportReport:
+    """Load the dataset in `directory`, all or nothing; raises `InvalidInput` with every error."""
+    started = time.perf_counter()
+    now = now or utcnow()
+    report = ImportReport(directory=str(directory))
+    errors: list[FieldError] = []
+    present = _present_files(directory, errors, report.warnings)
+    if errors and not present:
+        raise InvalidInput(errors)
+
+    with db.write_connection() as conn:
+        rows, broken = _stage(conn, directory, present, errors, report.warnings)
+        if not broken and all(spec.name in present for spec in FILES if spec.required):
+            # Only when every file could be read to its end: a half-read orgs.csv would
+            # turn every user of the unread orgs into a dangling reference.
+            errors += checks.cross_row_errors(conn)
+        if errors:
+            raise InvalidInput(errors, summary=_refusal(errors))
+        for line, order_id, label, decided in merge.conflicting_labels(conn):
+            report.warnings.append(
+                f"{LABELS.name}:{line}: order {order_id} was decided in the product "
+                f"(org {decided or 'new'}); the label (org {label or 'new'}) was not applied"
+            )
+        changed = merge.merge_all(conn, actor, now, present)
+        report.files = [
+            FileReport(spec.name, rows.get(spec.name, 0), changed.get(spec.name, 0))
+            for spec in FILES
+            if spec.name in present
+        ]
+        if report.changed:
+            _audit(conn, actor, now, directory, report)
+        for spec in FILES:
+            spec.stage.drop(conn)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _present_files(directory: Path, errors: list[FieldError], warnings: list[str]) -> set[str]:
+    if not directory.is_dir():
+        errors.append(FieldError("DIR", "is not a directory", value=str(directory)))
+        return set()
+    present = {spec.name for spec in FILES if (directory / spec.name).is_file()}
+    for spec in FILES:
+        if spec.required and spec.name not in present:
+            errors.append(FieldError(ROW, "required file is missing", spec.name))
+    known = {spec.name for spec in FILES}
+    others = sorted(p.name for p in directory.iterdir() if p.name not in known)
+    if others:
+        warnings.append(f"ignored file(s) that are not part of a dataset: {', '.join(others)}")
+    return present
+
+
+def _stage(
+    conn: Connection,
+    directory: Path,
+    present: set[str],
+    errors: list[FieldError],
+    warnings: list[str],
+) -> tuple[dict[str, int], set[str]]:
+    """Stream every present file into its staging table; absent optional files stay empty.
+
+    Returns the rows staged per file and the files that could not be read to the end.
+    """
+    counts: dict[str, int] = {}
+    broken: set[str] = set()
+    for spec in FILES:
+        staging.create(conn, spec.stage)
+        if spec.name in present:
+            rows = read_rows(directory / spec.name, spec, errors, warnings, broken)
+            counts[spec.name] = staging.load(conn, spec.stage, rows)
+    return counts, broken
+
+
+def _refusal(errors: list[FieldError]) -> str:
+    files = sorted({e.file for e in errors if e.file})
+    where = f" in {', '.join(files)}" if files else ""
+    return f"dataset refused: {len(errors)} error(s){where}; nothing was imported"
+
+
+def _audit(
+    conn: Connection, actor: str, now: datetime, directory: Path, report: ImportReport
+) -> None:
+    conn.execute(
+        insert(AuditEvent.__table__).values(
+            at=now,
+            actor=actor,
+            action=AUDIT_ACTION,
+            entity_type="dataset",
+            entity_id=directory.name[:64] or str(directory)[:64],
+            after={
+                "directory": str(directory),
+                "files": {f.file: {"rows": f.rows, "changed": f.changed} for f in report.files},
+            },
+        )
+    )

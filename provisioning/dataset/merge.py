@@ -1,0 +1,222 @@
+"""Merging validated staging tables into the system of record, set-wise in SQL.
+
+Every statement is an upsert by id that only touches rows whose values differ, so a
+re-import of the same dataset changes nothing (and reports 0 changed rows). The workflow
+columns of an order (state, intent, decision, …) are never overwritten by an import, except
+that a label turns an undecided order into history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from provisioning.dataset.schema import DOMAINS, LABELS, ORDER_LINES, ORDERS, ORGS, USERS
+from provisioning.models import Member, Order, OrderLine, OrderService, Org, OrgDomain
+from provisioning.models.base import UTCDateTime
+from provisioning.states import Decision, OrderState, ServiceState
+
+ORG_COLUMNS = ("org_id", "name", "name_key", "country", "industry", "created_at", "status",
+               "partner_id")  # fmt: skip
+ORDER_COLUMNS = ("order_id", "placed_at", "partner_id", "provisioning_email", "company_name",
+                 "country")  # fmt: skip
+
+
+def merge_all(conn: Connection, actor: str, now: datetime, present: set[str]) -> dict[str, int]:
+    """Upsert every staged file that was present; returns changed rows per file."""
+    stamp = literal(now, UTCDateTime())
+    changed: dict[str, int] = {}
+    if ORGS.name in present:
+        changed[ORGS.name] = _upsert(conn, Org.__table__, ORGS.stage, ORG_COLUMNS, ("org_id",))
+    if DOMAINS.name in present:
+        changed[DOMAINS.name] = _upsert(
+            conn,
+            OrgDomain.__table__,
+            DOMAINS.stage,
+            ("org_id", "domain", "registrable_domain", "status"),
+            ("org_id", "domain"),
+        )
+    if USERS.name in present:
+        changed[USERS.name] = _upsert(
+            conn,
+            Member.__table__,
+            USERS.stage,
+            ("email", "org_id", "registrable_domain", "status", "last_activity_at"),
+            ("email",),
+        )
+    if ORDERS.name in present:
+        changed[ORDERS.name] = _merge_orders(conn, stamp)
+    if ORDER_LINES.name in present:
+        changed[ORDER_LINES.name] = _merge_lines(conn)
+    if LABELS.name in present:
+        changed[LABELS.name] = _apply_labels(conn, actor, stamp)
+    if ORDER_LINES.name in present:
+        _open_services(conn, stamp)
+    return changed
+
+
+def _insert(conn: Connection, table: Table) -> Insert:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)  # type: ignore[return-value]
+
+
+def _upsert(
+    conn: Connection,
+    target: Table,
+    stage: Table,
+    columns: Sequence[str],
+    key: Sequence[str],
+    extra_insert: dict[str, ColumnElement[object]] | None = None,
+    extra_update: dict[str, ColumnElement[object]] | None = None,
+) -> int:
+    """INSERT … SELECT … ON CONFLICT (key) DO UPDATE … WHERE something differs."""
+    extra_insert = extra_insert or {}
+    names = [*columns, *extra_insert]
+    # `WHERE true`: SQLite needs it to parse INSERT … SELECT … ON CONFLICT unambiguously.
+    source = select(*(stage.c[c] for c in columns), *extra_insert.values()).where(true())
+    statement = _insert(conn, target).from_select(names, source)
+    updated = [c for c in columns if c not in key]
+    statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
+        index_elements=list(key),
+        set_={
+            **{c: statement.excluded[c] for c in updated},  # type: ignore[attr-defined]
+            **(extra_update or {}),
+        },
+        where=or_(*(target.c[c].is_distinct_from(statement.excluded[c]) for c in updated)),  # type: ignore[attr-defined]
+    )
+    # rowcount of an INSERT is only kept on request (SQLAlchemy drops it on psycopg).
+    return conn.execute(statement.execution_options(preserve_rowcount=True)).rowcount
+
+
+def _merge_orders(conn: Connection, stamp: ColumnElement[datetime]) -> int:
+    """New orders enter the queue (awaiting intent) dated from when they were placed."""
+    orders = Order.__table__
+    stage = ORDERS.stage
+    return _upsert(
+        conn,
+        orders,
+        stage,
+        ORDER_COLUMNS,
+        ("order_id",),
+        extra_insert={
+            "state": literal(OrderState.AWAITING_INTENT.value),
+            "state_changed_at": stage.c.placed_at,
+            "new_org": literal(False),
+            "version": literal(1),
+            "created_at": stamp,
+            "updated_at": stamp,
+        },
+        extra_update={"version": orders.c.version + 1, "updated_at": stamp},
+    )
+
+
+def _merge_lines(conn: Connection) -> int:
+    """Lines have no id in the file: their position within the order is the key."""
+    stage = ORDER_LINES.stage
+    lines = OrderLine.__table__
+    numbered = select(
+        stage.c.order_id,
+        func.row_number()
+        .over(partition_by=stage.c.order_id, order_by=stage.c.line)
+        .label("line_no"),
+        stage.c.service,
+        stage.c.quantity,
+        stage.c.is_trial_conversion,
+        stage.c.is_addon,
+    ).subquery("numbered")
+    changed = _upsert(
+        conn,
+        lines,
+        numbered,  # type: ignore[arg-type]
+        ("order_id", "line_no", "service", "quantity", "is_trial_conversion", "is_addon"),
+        ("order_id", "line_no"),
+    )
+    # Lines beyond what the file now lists for an order are gone from it.
+    staged_count = (
+        select(func.count()).where(stage.c.order_id == lines.c.order_id).scalar_subquery()
+    )
+    removed = conn.execute(
+        delete(lines).where(
+            exists().where(stage.c.order_id == lines.c.order_id), lines.c.line_no > staged_count
+        )
+    )
+    return changed + removed.rowcount
+
+
+def _apply_labels(conn: Connection, actor: str, stamp: ColumnElement[datetime]) -> int:
+    """A label decides an undecided order (or corrects an earlier imported label)."""
+    orders = Order.__table__
+    labels = LABELS.stage
+    undecided_or_relabelled = or_(
+        orders.c.decision.is_(None),
+        and_(
+            orders.c.decision == Decision.IMPORTED.value,
+            orders.c.org_id.is_distinct_from(labels.c.org_id),
+        ),
+    )
+    statement = (
+        update(orders)
+        .where(orders.c.order_id == labels.c.order_id, undecided_or_relabelled)
+        .values(
+            state=OrderState.HISTORY.value,
+            state_changed_at=orders.c.placed_at,
+            org_id=labels.c.org_id,
+            new_org=labels.c.org_id.is_(None),
+            decision=Decision.IMPORTED.value,
+            decided_by=actor,
+            decided_at=orders.c.placed_at,
+            version=orders.c.version + 1,
+            updated_at=stamp,
+        )
+    )
+    return conn.execute(statement).rowcount
+
+
+def conflicting_labels(conn: Connection) -> list[tuple[int, str, str | None, str | None]]:
+    """Labels that disagree with a decision taken in the product: kept, but reported."""
+    orders = Order.__table__
+    labels = LABELS.stage
+    query = (
+        select(labels.c.line, labels.c.order_id, labels.c.org_id, orders.c.org_id)
+        .join(orders, orders.c.order_id == labels.c.order_id)
+        .where(
+            orders.c.decision.is_not(None),
+            orders.c.decision != Decision.IMPORTED.value,
+            orders.c.org_id.is_distinct_from(labels.c.org_id),
+        )
+        .order_by(labels.c.line)
+    )
+    return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
+
+
+def _open_services(conn: Connection, stamp: ColumnElement[datetime]) -> None:
+    """Every service an open order contains gets a setup state (pending until done)."""
+    stage = ORDER_LINES.stage
+    orders = Order.__table__
+    source = (
+        select(stage.c.order_id, stage.c.service, literal(ServiceState.PENDING.value), stamp)
+        .join(orders, orders.c.order_id == stage.c.order_id)
+        .where(orders.c.state != OrderState.HISTORY.value)
+        .distinct()
+    )
+    statement = _insert(conn, OrderService.__table__).from_select(
+        ["order_id", "service", "state", "updated_at"], source
+    )
+    conn.execute(statement.on_conflict_do_nothing())  # type: ignore[attr-defined]
