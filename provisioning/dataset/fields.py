@@ -35,12 +35,14 @@ def text(max_length: int) -> Parser:
 
 def identifier(value: str) -> str:
     """Ids are opaque but must survive a round trip: no surrounding blanks, ≤ 64 chars."""
-    if value != value.strip():
+    if len(value) > ID_MAX:
+        raise ValueError(f"longer than {ID_MAX} characters")
+    if value.strip() != value:
         raise ValueError("has leading or trailing blanks")
-    return _ID(value)
+    return value
 
 
-_ID = text(64)
+ID_MAX = 64
 
 
 def one_of(values: type[StrEnum]) -> Parser:
@@ -79,11 +81,10 @@ def format_timestamp(value: datetime | None) -> str:
     """The inverse of `timestamp`: UTC with `Z`, or the date alone for midnight UTC."""
     if value is None:
         return ""
-    value = value.astimezone(UTC)
+    value = value.astimezone(UTC).replace(tzinfo=None)
     if value.time() == time.min:
         return value.date().isoformat()
-    pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if value.microsecond else "%Y-%m-%dT%H:%M:%SZ"
-    return value.strftime(pattern)
+    return f"{value.isoformat()}Z"
 
 
 def email(value: str) -> str:

@@ -59,6 +59,14 @@ def import_dataset(
     db: Database, directory: Path, actor: str, now: datetime | None = None
 ) -> ImportReport:
     """Load the dataset in `directory`, all or nothing; raises `InvalidInput` with every error."""
+    with db.write_connection() as conn:
+        return load_dataset(conn, directory, actor, now)
+
+
+def load_dataset(
+    conn: Connection, directory: Path, actor: str, now: datetime | None = None
+) -> ImportReport:
+    """`import_dataset` inside a write transaction the caller owns (the demo adds to it)."""
     started = time.perf_counter()
     now = now or utcnow()
     report = ImportReport(directory=str(directory))
@@ -67,7 +75,7 @@ def import_dataset(
     if errors and not present:
         raise InvalidInput(errors)
 
-    with db.write_connection() as conn:
+    with staging.bulk_session(conn):
         rows, broken = _stage(conn, directory, present, errors, report.warnings)
         if not broken and all(spec.name in present for spec in FILES if spec.required):
             # Only when every file could be read to its end: a half-read orgs.csv would

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 from provisioning.dataset.schema import HEADER_REQUIRED, Column, DatasetFile, Row
 from provisioning.errors import FieldError
@@ -47,9 +46,8 @@ def _parse(
     path: Path, spec: DatasetFile, errors: list[FieldError], warnings: list[str]
 ) -> Iterator[Row]:
     name = spec.name
-    with path.open("rb") as handle:
-        lines = _Lines(handle)
-        reader = csv.reader(lines, strict=True)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, strict=True)
         try:
             header = next(reader, None)
             if header is None:
@@ -90,21 +88,19 @@ def _parse(
             errors.append(FieldError(ROW, f"malformed CSV: {exc}", name, reader.line_num))
             raise BrokenFile(name) from exc
         except UnicodeDecodeError as exc:
-            errors.append(FieldError(ROW, "not UTF-8 text", name, lines.count))
+            errors.append(FieldError(ROW, "not UTF-8 text", name, _undecodable_line(path)))
             raise BrokenFile(name) from exc
 
 
-class _Lines:
-    """A binary file's lines decoded one by one, so a decoding error has a line number."""
-
-    def __init__(self, handle: BinaryIO) -> None:
-        self._handle = handle
-        self.count = 0
-
-    def __iter__(self) -> Iterator[str]:
-        for raw in self._handle:
-            self.count += 1
-            yield raw.decode("utf-8-sig" if self.count == 1 else "utf-8")
+def _undecodable_line(path: Path) -> int:
+    """The first line that is not UTF-8 (text mode decodes in blocks and cannot say)."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 1
 
 
 def _column_plan(

@@ -139,6 +139,7 @@ ORDER_LINES = DatasetFile(
         Column("is_addon", fields.boolean, required=False, default=False),
     ),
     target=OrderLine.__table__,
+    indexed=("order_id",),
 )
 
 LABELS = DatasetFile(

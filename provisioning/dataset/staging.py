@@ -9,6 +9,7 @@ own SQLAlchemy bind processors, so the stored form is exactly what the ORM would
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
@@ -18,6 +19,25 @@ from sqlalchemy.engine import Connection
 from provisioning.dataset.schema import Row
 
 SQLITE_BATCH_ROWS = 20_000
+# SQLite's default page cache is 2 MB; an import touching a million-row index thrashes it.
+# A bounded cache for the import's connection (kept whatever the file size).
+SQLITE_IMPORT_CACHE_KIB = 262_144
+
+
+@contextmanager
+def bulk_session(conn: Connection) -> Iterator[None]:
+    """Tune the connection for one bulk load, and put it back afterwards."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    previous = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
+    conn.exec_driver_sql(f"PRAGMA temp.cache_size=-{SQLITE_IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={previous}")
+        conn.exec_driver_sql(f"PRAGMA temp.cache_size={previous}")
 
 
 def create(conn: Connection, table: Table) -> None:

@@ -110,9 +110,7 @@ def test_reimport_changes_nothing(db: Database) -> None:
         assert dict(session.execute(select(Order.order_id, Order.version)).all()) == versions
 
 
-def test_reimport_updates_changed_rows_and_keeps_the_workflow(
-    db: Database, tmp_path: Path
-) -> None:
+def test_reimport_updates_changed_rows_and_keeps_the_workflow(db: Database, tmp_path: Path) -> None:
     import_dataset(db, MINI, ACTOR)
     with db.write() as session:
         order = session.get_one(Order, "ORD-1002")
@@ -178,9 +176,7 @@ def test_references_may_name_rows_already_in_the_database(db: Database, tmp_path
         assert session.get_one(Order, "ORD-1003").new_org
 
 
-def test_a_broken_dataset_is_refused_whole_with_every_error(
-    db: Database, tmp_path: Path
-) -> None:
+def test_a_broken_dataset_is_refused_whole_with_every_error(db: Database, tmp_path: Path) -> None:
     import_dataset(db, MINI, ACTOR)
     before = counts(db)
     dataset = copy_mini(tmp_path)

@@ -1,0 +1,150 @@
+"""Putting a demo world into a database: import its dataset, then give its open orders the
+workflow states of their plans (who decided what, when), all in one transaction.
+
+The dataset goes through the real importer, so the demo exercises the same path as
+production data; only the workflow overlay is demo-specific.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy.engine import Connection
+
+from matching.normalize import name_key
+from matching.vocabulary import OrgStatus
+from provisioning.dataset.importer import ImportReport, load_dataset
+from provisioning.db import Database
+from provisioning.demo.world import DECIDED_STATES, OrderPlan, WorldParams, generate_world
+from provisioning.errors import Conflict
+from provisioning.models import AuditEvent, Order, OrderService, Org
+from provisioning.states import Decision, OrderState
+
+AUDIT_ACTION = "demo.generate"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoReport:
+    imported: ImportReport
+    orders_by_state: dict[str, int]
+    plans: list[OrderPlan]
+
+
+def database_is_empty(db: Database) -> bool:
+    with db.read() as session:
+        return not session.scalar(select(exists().where(Org.org_id.is_not(None))))
+
+
+def create_demo(
+    db: Database, params: WorldParams, actor: str, out_dir: Path | None = None
+) -> DemoReport:
+    """Generate the world (into `out_dir` too, when given) and load it into an empty database."""
+    if not database_is_empty(db):
+        raise Conflict("the database already holds orgs; the demo only fills an empty database")
+    with tempfile.TemporaryDirectory(prefix="onboard-demo-") as scratch:
+        directory = out_dir or Path(scratch)
+        world = generate_world(params, directory)
+        with db.write_connection() as conn:
+            imported = load_dataset(conn, directory, actor, now=params.now)
+            _apply_plans(conn, world.plans, params.now, actor)
+            states = Counter(plan.state.value for plan in world.plans)
+            conn.execute(
+                insert(AuditEvent.__table__).values(
+                    at=params.now,
+                    actor=actor,
+                    action=AUDIT_ACTION,
+                    entity_type="dataset",
+                    entity_id="demo",
+                    after={"orgs": params.orgs, "seed": params.seed, "orders": dict(states)},
+                )
+            )
+    return DemoReport(imported, dict(sorted(states.items())), world.plans)
+
+
+def _apply_plans(conn: Connection, plans: list[OrderPlan], now: datetime, actor: str) -> None:
+    open_plans = [plan for plan in plans if plan.state is not OrderState.HISTORY]
+    new_orgs = _create_orgs_for_new_customers(conn, open_plans, now)
+    orders = Order.__table__
+    rows = []
+    for plan in open_plans:
+        decided = plan.state in DECIDED_STATES
+        org_id = new_orgs.get(plan.order_id, plan.true_org_id) if decided else None
+        changed_at = now - plan.state_age
+        rows.append(
+            {
+                "key": plan.order_id,
+                "state": plan.state.value,
+                "state_changed_at": changed_at,
+                "intent": plan.intent.value if plan.intent else None,
+                "delegate_email": plan.delegate_email,
+                "org_id": org_id,
+                "new_org": decided and plan.true_org_id is None,
+                "decision": _decision(plan) if decided else None,
+                "recommended_org_id": plan.true_org_id if decided else None,
+                "decided_by": actor if decided else None,
+                "decided_at": changed_at if decided else None,
+            }
+        )
+    if rows:
+        statement = (
+            update(orders)
+            .where(orders.c.order_id == bindparam("key"))
+            .values(version=orders.c.version + 1, updated_at=now)
+        )
+        conn.execute(statement, rows)
+    services = OrderService.__table__
+    service_rows = [
+        {"key": plan.order_id, "svc": service, "state": state.value}
+        for plan in open_plans
+        for service, state in plan.services.items()
+    ]
+    if service_rows:
+        conn.execute(
+            update(services)
+            .where(services.c.order_id == bindparam("key"), services.c.service == bindparam("svc"))
+            .values(state=bindparam("state"), updated_at=now),
+            service_rows,
+        )
+
+
+def _decision(plan: OrderPlan) -> str:
+    return (Decision.CREATED_ORG if plan.true_org_id is None else Decision.ACCEPTED).value
+
+
+def _create_orgs_for_new_customers(
+    conn: Connection, plans: list[OrderPlan], now: datetime
+) -> dict[str, str]:
+    """Decided orders of companies that had no org got one created for them."""
+    wanted = [p for p in plans if p.state in DECIDED_STATES and p.true_org_id is None]
+    if not wanted:
+        return {}
+    orders = Order.__table__
+    details = conn.execute(
+        select(orders.c.order_id, orders.c.company_name, orders.c.country).where(
+            orders.c.order_id.in_([p.order_id for p in wanted])
+        )
+    ).all()
+    ages = {p.order_id: p.state_age for p in wanted}
+    created = {order_id: f"org-for-{order_id}"[:64] for order_id, _, _ in details}
+    conn.execute(
+        insert(Org.__table__),
+        [
+            {
+                "org_id": created[order_id],
+                "name": company,
+                "name_key": name_key(company),
+                "country": country,
+                "industry": None,
+                "created_at": now - ages[order_id],
+                "status": OrgStatus.ACTIVE.value,
+                "partner_id": None,
+            }
+            for order_id, company, country in details
+        ],
+    )
+    return created
