@@ -21,7 +21,7 @@ from provisioning.dataset.schema import Row
 SQLITE_BATCH_ROWS = 20_000
 # SQLite's default page cache is 2 MB; an import touching a million-row index thrashes it.
 # A bounded cache for the import's connection (kept whatever the file size).
-SQLITE_IMPORT_CACHE_KIB = 262_144
+SQLITE_IMPORT_CACHE_KIB = 65_536
 
 
 @contextmanager

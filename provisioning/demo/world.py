@@ -112,6 +112,7 @@ DECIDED_STATES = frozenset(
     {OrderState.AWAITING_APPROVAL, OrderState.ORG_MAPPED, OrderState.COMPLETE}
 )
 POOL_SIZE = 400
+POOL_SEED = 2026
 ID_WIDTH = 7
 
 
@@ -227,9 +228,10 @@ class _Pools:
             self.last[country.code] = [_named(fake.last_name()) for _ in range(POOL_SIZE)]
 
 
-@lru_cache(maxsize=4)
-def _pools(seed: int) -> _Pools:
-    return _Pools(seed)
+@lru_cache(maxsize=1)
+def _pools() -> _Pools:
+    """One set of pools for every world: the seed varies how they are combined."""
+    return _Pools(POOL_SEED)
 
 
 def _named(name: str) -> tuple[str, str]:
@@ -268,7 +270,7 @@ class _World:
         self.p = params
         self.out = out
         self.rng = random.Random(params.seed)
-        self.pools = _pools(params.seed)
+        self.pools = _pools()
         self.org_count = 0
         self.order_count = 0
         self.person_count = 0
