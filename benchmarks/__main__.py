@@ -1,24 +1,33 @@
 """`python -m benchmarks` (`make bench`): run the benchmarks and print their tables.
 
-Options: `--orgs N [N ...]` dataset sizes (default 20000 100000), `--backend sqlite|postgresql`
-(repeatable; default both), `--quick` for a small smoke run.
+`--only import|quality` picks one (default: all). `--orgs N [N ...]` sizes the import
+datasets (default 20000 100000), `--backend sqlite|postgresql` (repeatable; default
+both), `--quality-orgs N` sizes the quality worlds, `--quick` for a small smoke run.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from benchmarks import import_dataset
+from benchmarks import import_dataset, matching_quality
+
+BENCHMARKS = ("import", "quality")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--only", choices=BENCHMARKS, action="append")
     parser.add_argument("--orgs", type=int, nargs="+", default=[20_000, 100_000])
     parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
+    parser.add_argument("--quality-orgs", type=int, default=3_000)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: does it run?")
     args = parser.parse_args()
-    sizes = [500, 2_000] if args.quick else args.orgs
-    import_dataset.run(sizes, args.backend or ["sqlite", "postgresql"])
+    chosen = args.only or list(BENCHMARKS)
+    if "import" in chosen:
+        sizes = [500, 2_000] if args.quick else args.orgs
+        import_dataset.run(sizes, args.backend or ["sqlite", "postgresql"])
+    if "quality" in chosen:
+        matching_quality.run(300 if args.quick else args.quality_orgs)
 
 
 if __name__ == "__main__":

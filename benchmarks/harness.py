@@ -97,7 +97,7 @@ class Timer:
         self.seconds = time.perf_counter() - start
 
 
-def print_table(title: str, rows: list[dict[str, Any]]) -> None:
+def print_table(title: str, rows: list[dict[str, Any]], floatfmt: str = ",.1f") -> None:
     print(f"\n## {title}\n", flush=True)
-    print(tabulate(rows, headers="keys", tablefmt="github", floatfmt=",.1f"), flush=True)
+    print(tabulate(rows, headers="keys", tablefmt="github", floatfmt=floatfmt), flush=True)
     sys.stdout.flush()

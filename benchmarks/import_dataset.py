@@ -59,8 +59,9 @@ def run(sizes: list[int], backends: list[str]) -> None:
         directory, generated = dataset(orgs)
         for backend in backends:
             if backend == "sqlite":
-                measured = in_child(_import, url=fresh_sqlite(f"import-{orgs}"),
-                                    directory=str(directory))  # fmt: skip
+                measured = in_child(
+                    _import, url=fresh_sqlite(f"import-{orgs}"), directory=str(directory)
+                )
             else:
                 with postgres_schema() as url:
                     measured = in_child(_import, url=url, directory=str(directory))

@@ -104,7 +104,7 @@ class EmailAddress:
         return f"{self.local.lower()}@{self.domain}"
 
 
-@lru_cache(maxsize=131_072)
+@lru_cache(maxsize=16_384)
 def _valid_domain(domain: str) -> str:
     """A lower-cased, deliverable domain. Plain ASCII host names are checked here with
     email-validator's own rules (labels, special-use names) in ~1 µs; anything else
@@ -168,7 +168,7 @@ def email_domain(address: str) -> str:
     return address.rpartition("@")[2]
 
 
-@lru_cache(maxsize=262_144)
+@lru_cache(maxsize=16_384)
 def registrable_domain(host: str) -> str:
     """The domain a company registers: `mail.acme.co.uk` -> `acme.co.uk`.
 
@@ -186,7 +186,7 @@ def is_free_mail(domain: str) -> bool:
     return domain in _FREE_MAIL or registrable_domain(domain) in _FREE_MAIL
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=16_384)
 def name_key(name: str) -> str:
     """A company name reduced for search: transliterated, legal form dropped, alphanumerics.
 
@@ -202,3 +202,8 @@ def name_key(name: str) -> str:
         else:
             break
     return " ".join(tokens)
+
+
+def name_token(key: str) -> str:
+    """The first word of a `name_key` (at most 64 characters): the name search's index key."""
+    return key.partition(" ")[0][:64]

@@ -33,11 +33,20 @@ def _now(value: str | None) -> datetime:
 
 
 @cli.command("demo")
-@click.option("--orgs", type=click.IntRange(min=1), default=1000, show_default=True,
-              help="How many organizations the world has.")  # fmt: skip
+@click.option(
+    "--orgs",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="How many organizations the world has.",
+)
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same world.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Also keep the world as a dataset in this directory.")  # fmt: skip
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also keep the world as a dataset in this directory.",
+)
 @click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) if the database has data.")
 @click.option("--now", "now_text", metavar="ISO", help="The world's present (default: now).")
 @actor_option

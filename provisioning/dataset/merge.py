@@ -33,10 +33,25 @@ from provisioning.models import Member, Order, OrderLine, OrderService, Org, Org
 from provisioning.models.base import UTCDateTime
 from provisioning.states import Decision, OrderState, ServiceState
 
-ORG_COLUMNS = ("org_id", "name", "name_key", "country", "industry", "created_at", "status",
-               "partner_id")  # fmt: skip
-ORDER_COLUMNS = ("order_id", "placed_at", "partner_id", "provisioning_email", "company_name",
-                 "country")  # fmt: skip
+ORG_COLUMNS = (
+    "org_id",
+    "name",
+    "name_key",
+    "name_token",
+    "country",
+    "industry",
+    "created_at",
+    "status",
+    "partner_id",
+)
+ORDER_COLUMNS = (
+    "order_id",
+    "placed_at",
+    "partner_id",
+    "provisioning_email",
+    "company_name",
+    "country",
+)
 
 
 def merge_all(conn: Connection, actor: str, now: datetime, present: set[str]) -> dict[str, int]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Column as SqlColumn
 from sqlalchemy import Index, Integer, MetaData, Table
 
-from matching.normalize import email_domain, name_key, registrable_domain
+from matching.normalize import email_domain, name_key, name_token, registrable_domain
 from matching.vocabulary import DomainStatus, MemberStatus, OrgStatus, Service
 from provisioning.dataset import fields
 from provisioning.models import Member, Order, OrderLine, Org, OrgDomain
@@ -83,7 +83,10 @@ ORGS = DatasetFile(
         Column("status", _status(OrgStatus)),
         Column("partner_id", fields.identifier, required=False),
     ),
-    derived=(("name_key", lambda row: name_key(str(row[2]))),),
+    derived=(
+        ("name_key", lambda row: name_key(str(row[2]))),
+        ("name_token", lambda row: name_token(str(row[-1]))),
+    ),
     target=Org.__table__,
     indexed=("org_id",),
 )

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.engine import Connection
 
-from matching.normalize import name_key
+from matching.normalize import name_key, name_token
 from matching.vocabulary import OrgStatus
 from provisioning.dataset.importer import ImportReport, load_dataset
 from provisioning.db import Database
@@ -138,6 +138,7 @@ def _create_orgs_for_new_customers(
                 "org_id": created[order_id],
                 "name": company,
                 "name_key": name_key(company),
+                "name_token": name_token(name_key(company)),
                 "country": country,
                 "industry": None,
                 "created_at": now - ages[order_id],

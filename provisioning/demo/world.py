@@ -44,6 +44,9 @@ class OrderCase(StrEnum):
     FREE_MAIL = "free_mail"  # a consumer mail address
     TRIAL_CONVERSION = "trial_conversion"  # exact match on a running trial it converts
     ADDON = "addon"  # more licences for an existing customer
+    DEPARTMENT = "department"  # a department with its own org orders for itself
+    SUBSIDIARY = "subsidiary"  # a subsidiary abroad orders on the parent's domain
+    STALE_TRIAL = "stale_trial"  # only an abandoned trial holds the domain: a new org
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,6 @@ DECIDED_STATES = frozenset(
     {OrderState.AWAITING_APPROVAL, OrderState.ORG_MAPPED, OrderState.COMPLETE}
 )
 POOL_SIZE = 400
-POOL_SEED = 2026
 ID_WIDTH = 7
 
 
@@ -122,6 +124,7 @@ class WorldParams:
 
     orgs: int = 1000
     seed: int = 7
+    names_seed: int = 2026  # which Faker names the pools hold (vary it to test on new names)
     now: datetime = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     members_per_org: float = 9.0  # mean members of a company's main org
     partner_share: float = 0.03  # of orgs: partners that manage customers
@@ -132,6 +135,7 @@ class WorldParams:
     p_subsidiary: float = 0.07  # a company has a subsidiary org abroad
     p_live_trial: float = 0.06  # a company's main org is a running trial
     p_no_org: float = 0.10  # per company drawn: it has no org yet (appears in orders only)
+    p_stale_trial: float = 0.3  # a company with no org has an abandoned trial on its domain
     orders_per_100_orgs: float = 12.0
     history_share: float = 0.4  # of orders: past decisions (labels.csv)
     queue_days: int = 120  # open orders were placed within this many days before `now`
@@ -143,6 +147,7 @@ class WorldParams:
             OrderCase.PARTNER_OWN_ADDRESS: 1.0,
             OrderCase.TRIAL_CONVERSION: 1.0,
             OrderCase.ADDON: 1.0,
+            OrderCase.FREE_MAIL: 0.3,  # an employee orders from a personal address
         }
     )
 
@@ -228,10 +233,10 @@ class _Pools:
             self.last[country.code] = [_named(fake.last_name()) for _ in range(POOL_SIZE)]
 
 
-@lru_cache(maxsize=1)
-def _pools() -> _Pools:
-    """One set of pools for every world: the seed varies how they are combined."""
-    return _Pools(POOL_SEED)
+@lru_cache(maxsize=2)
+def _pools(names_seed: int) -> _Pools:
+    """Pools depend on `names_seed` only: worlds of one seed family share them."""
+    return _Pools(names_seed)
 
 
 def _named(name: str) -> tuple[str, str]:
@@ -270,7 +275,7 @@ class _World:
         self.p = params
         self.out = out
         self.rng = random.Random(params.seed)
-        self.pools = _pools()
+        self.pools = _pools(params.names_seed)
         self.org_count = 0
         self.order_count = 0
         self.person_count = 0
@@ -417,6 +422,14 @@ class _World:
         country = self.rng.choice(COUNTRIES)
         name, stem = self.company_name(country)
         domain = self.unique_domain(stem, country.suffix)
+        if self.rng.random() < self.p.p_stale_trial and self.org_count < self.p.orgs:
+            # Someone tried Webex years ago and left: not the org a new order belongs in.
+            used: set[str] = set()
+            self.abandoned_trial(name, country, domain, used)
+            if self.rng.random() < self.order_rate * 4:
+                email = self.address(country, domain, used)
+                self.order(OrderCase.STALE_TRIAL, None, email, self.as_typed(name), country, None)
+            return
         if self.rng.random() < self.order_rate * 4:
             email = self.address(country, domain, set())
             if self.rng.random() < 0.1:  # a new company using a personal address
@@ -446,26 +459,35 @@ class _World:
         company = _Company(name, stem, country, domain, org_id, members[:4], partner, live_trial)
 
         if rng.random() < p.p_trial_sibling and self.org_count < p.orgs:
-            # An abandoned trial someone started years ago on the same domain.
-            sibling = self.org(
-                f"{name.split()[0]} test",
-                country,
-                OrgStatus.EXPIRED,
-                self.ago(700, 2500),
-                industry="",
-            )
-            self.out.row("domains.csv", sibling, domain, DomainStatus.UNVERIFIED.value)
-            self.members(sibling, country, domain, rng.randint(1, 3), used, 0.0, (400, 1500))
+            self.abandoned_trial(name, country, domain, used)
         if rng.random() < p.p_department and self.org_count < p.orgs:
             # A department that bought on its own: members on the domain, no domain row.
-            department = self.org(
-                f"{name} {rng.choice(DEPARTMENTS)}", country, OrgStatus.ACTIVE, self.ago(100, 900)
-            )
+            department_name = f"{name} {rng.choice(DEPARTMENTS)}"
+            department = self.org(department_name, country, OrgStatus.ACTIVE, self.ago(100, 900))
             self.members(department, country, domain, rng.randint(2, 8), used, 0.85, (0, 60))
+            if rng.random() < self.order_rate:
+                email = self.address(country, domain, used)
+                self.order(
+                    OrderCase.DEPARTMENT,
+                    department,
+                    email,
+                    self.as_typed(department_name),
+                    country,
+                    None,
+                )
         if rng.random() < p.p_subsidiary and self.org_count < p.orgs:
             self.subsidiary(company, used)
         if rng.random() < self.order_rate:
             self.company_order(company, used)
+
+    def abandoned_trial(self, name: str, country: Country, domain: str, used: set[str]) -> str:
+        """A trial someone started years ago on the domain: unverified, long silent."""
+        trial = self.org(
+            f"{name.split()[0]} test", country, OrgStatus.EXPIRED, self.ago(700, 2500), industry=""
+        )
+        self.out.row("domains.csv", trial, domain, DomainStatus.UNVERIFIED.value)
+        self.members(trial, country, domain, self.rng.randint(1, 3), used, 0.0, (400, 1500))
+        return trial
 
     def subsidiary(self, parent: _Company, used: set[str]) -> None:
         rng = self.rng
@@ -482,7 +504,11 @@ class _World:
             org_id, abroad, members_domain, rng.randint(2, 10), used, 0.9, (0, 60)
         )
         if rng.random() < self.order_rate:
-            self.order(OrderCase.EXACT, org_id, members[0], name, abroad, None)
+            if members_domain == parent.domain:  # a new colleague abroad, parent's domain
+                email = self.address(abroad, members_domain, used)
+                self.order(OrderCase.SUBSIDIARY, org_id, email, name, abroad, None)
+            else:
+                self.order(OrderCase.EXACT, org_id, members[0], name, abroad, None)
 
     def company_order(self, company: _Company, used: set[str]) -> None:
         rng = self.rng
@@ -506,6 +532,8 @@ class _World:
             email = self.address(
                 company.country, f"{rng.choice(SUBDOMAIN_LABELS)}.{company.domain}", used
             )
+        elif case is OrderCase.FREE_MAIL:
+            _, email = self.free_mail_person(company.country)
         else:  # PARTNER_OWN_ADDRESS
             assert company.partner is not None
             email, partner_id = company.partner.email, company.partner.org_id

@@ -20,6 +20,9 @@ class Org(Base):
     name: Mapped[str] = mapped_column(String(255))
     # `matching.normalize.name_key(name)`: the name index the fuzzy search starts from.
     name_key: Mapped[str] = mapped_column(String(255))
+    # First word of `name_key`: the global name search is an equality look-up on it
+    # (collation-proof on PostgreSQL, unlike a prefix range).
+    name_token: Mapped[str] = mapped_column(String(64))
     country: Mapped[str | None] = mapped_column(String(2))
     industry: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
@@ -35,6 +38,7 @@ class Org(Base):
         Index(None, "partner_id", "name_key"),
         Index(None, "name_key"),
         Index(None, "country", "name_key"),
+        Index(None, "name_token", "country"),
     )
 
 

@@ -68,8 +68,18 @@ def run(url: str, *args: str) -> tuple[int, str, str]:
 
 
 def test_cli_demo_if_empty_and_out(database_url: str, tmp_path: Path) -> None:
-    code, out, _ = run(database_url, "demo", "--orgs", "50", "--now", "2026-11-24",
-                       "--out", str(tmp_path / "world"), "--format", "json")  # fmt: skip
+    code, out, _ = run(
+        database_url,
+        "demo",
+        "--orgs",
+        "50",
+        "--now",
+        "2026-11-24",
+        "--out",
+        str(tmp_path / "world"),
+        "--format",
+        "json",
+    )
     assert code == 0
     assert json.loads(out)["files"][0] == {"file": "orgs.csv", "rows": 50}
     assert (tmp_path / "world" / "orgs.csv").is_file()

@@ -1,0 +1,142 @@
+"""Explanations an operator can check: the evidence in words, each feature's pull on the
+score, and why the first candidate beat the second.
+
+Evidence is stated from the facts ("domain claimed", "412 active members", "no activity
+for 2 years"), not from the model, so it stays true whatever the weights; contributions
+come from the model and say how much each piece of evidence moved the score.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from matching.candidates import Candidate, CandidateSet, Source
+from matching.features import FEATURES
+from matching.scorer import Ranking, ScoredCandidate
+from matching.vocabulary import OrgStatus
+
+_DOCS = {f.name: f.doc for f in FEATURES}
+_DOMAIN_RELATION = frozenset(
+    {"domain_claimed", "domain_verified", "domain_unverified", "members_only", "subdomain"}
+)
+# Contributions smaller than this (log-odds) are noise to an operator.
+_MATERIAL = 0.25
+
+
+def evidence(found: CandidateSet, candidate: Candidate, now: datetime) -> list[str]:
+    """What we know about this org as the customer's, in the operator's words."""
+    org = candidate.facts
+    order = found.order
+    said: list[str] = []
+    if Source.EXACT in candidate.sources:
+        said.append(f"{found.email} is a member of this org")
+    if candidate.best_domain_status is not None:
+        said.append(f"domain {found.registrable} {candidate.best_domain_status.value}")
+        if found.host != found.registrable:
+            said.append(f"{found.host} is a subdomain of {found.registrable}")
+    elif candidate.members_on_domain is not None:
+        on_domain = _count(candidate.members_on_domain.members, "member")
+        said.append(f"no domain added; {on_domain} on {found.registrable}")
+    said.append(_count(org.active_members, "active member"))
+    said.append(_silence(org.last_activity_at, now))
+    if org.status == OrgStatus.TRIAL:
+        said.append("running trial")
+    elif org.status == OrgStatus.EXPIRED:
+        said.append("expired org")
+    if order.partner_id and org.partner_id == order.partner_id:
+        said.append("managed by your partner")
+    if order.partner_id and org.org_id == order.partner_id:
+        said.append("this is the ordering partner's own org")
+    if candidate.name_similarity >= 0.5:
+        said.append(
+            f'name {round(candidate.name_similarity * 100)}% similar to "{order.company_name}"'
+        )
+    if order.country and org.country and order.country != org.country:
+        said.append(f"in {org.country}, the order is for {order.country}")
+    return said
+
+
+def reasons(scored: ScoredCandidate, limit: int = 4) -> list[dict[str, object]]:
+    """The features that moved this candidate's score most, strongest first."""
+    pulls = sorted(scored.contributions.items(), key=lambda kv: -abs(kv[1]))
+    return [
+        {
+            "feature": name,
+            "value": round(scored.features[name], 3),
+            "contribution": round(value, 3),
+            "meaning": _DOCS[name],
+        }
+        for name, value in pulls[:limit]
+        if abs(value) >= _MATERIAL
+    ]
+
+
+def contrast(ranking: Ranking, now: datetime, limit: int = 3) -> str | None:
+    """Why the first candidate beat the second, in the evidence the operator can see."""
+    if len(ranking.ranked) < 2:
+        return None
+    first, second = ranking.ranked[0], ranking.ranked[1]
+    gaps = sorted(
+        ((name, first.contributions[name] - second.contributions[name]) for name in _DOCS),
+        key=lambda kv: -kv[1],
+    )
+    parts = []
+    for name, gap in gaps[:limit]:
+        if gap < _MATERIAL:
+            break
+        winner = _describe(name, first, ranking, now)
+        loser = _describe(name, second, ranking, now)
+        if winner != loser and f"{winner} vs {loser}" not in parts:
+            parts.append(f"{winner} vs {loser}")
+    if not parts:
+        return f"{first.candidate.facts.name} scores slightly higher on many small signals"
+    return f"{first.candidate.facts.name} over {second.candidate.facts.name}: " + "; ".join(parts)
+
+
+def _describe(feature: str, scored: ScoredCandidate, ranking: Ranking, now: datetime) -> str:
+    candidate = scored.candidate
+    org = candidate.facts
+    found = ranking.found
+    if feature == "exact_email":
+        return "holds the e-mail" if Source.EXACT in candidate.sources else "does not"
+    if feature in _DOMAIN_RELATION:
+        status = candidate.best_domain_status
+        if status:
+            return f"domain {status.value}"
+        return "members on the domain only" if candidate.members_on_domain else "no domain"
+    if feature in ("log_active_members", "most_active_on_domain", "domain_activity_share"):
+        return _count(org.active_members, "active member")
+    if feature == "domain_member_share":
+        on = candidate.members_on_domain
+        return f"{on.members if on else 0} of {org.members} members on {found.registrable}"
+    if feature == "log_days_silent":
+        return _silence(org.last_activity_at, now)
+    if feature.startswith("status_") or feature == "log_org_age_days":
+        return f"{org.status}, created {org.created_at:%Y}"
+    if feature in ("name_similarity", "name_exactness"):
+        return f"name {round(candidate.name_similarity * 100)}% similar"
+    if feature == "country_match":
+        return f"in {org.country or 'unknown country'}"
+    if feature in ("managed_by_partner", "is_ordering_partner"):
+        if org.org_id == found.order.partner_id:
+            return "the partner itself"
+        managed = found.order.partner_id and org.partner_id == found.order.partner_id
+        return "managed by your partner" if managed else "not your partner's"
+    return _DOCS[feature]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _silence(last: datetime | None, now: datetime) -> str:
+    if last is None:
+        return "never active"
+    days = (now - last).days
+    if days <= 7:
+        return "active this week"
+    if days <= 60:
+        return f"active {days} days ago"
+    if days < 730:
+        return f"no activity for {days // 30} months"
+    return f"silent since {last:%Y}"

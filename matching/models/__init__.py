@@ -1,0 +1,1 @@
+"""The scorer model that ships with the project (`default.skops` + `default.json`)."""

@@ -1,0 +1,134 @@
+"""The scorer: a scikit-learn Pipeline over candidate features, and how its per-candidate
+probabilities become one decision per order.
+
+The Pipeline (standardise, then logistic regression) gives each candidate an independent
+probability p_i of being the right org; it is interpretable (a contribution per feature in
+log-odds) and well calibrated on this kind of data. Exactly one org, or none, is right, so
+the order-level distribution is the conditional logit over {none, candidates}:
+P(i) = o_i / (1 + Σ o_j) and P(none) = 1 / (1 + Σ o_j), with o_i = p_i / (1 - p_i).
+`none_bias` (log-odds, fitted on held-out orders) shifts how readily "none" wins.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from matching.candidates import Candidate, CandidateSet
+from matching.features import FEATURE_NAMES, feature_matrix
+
+_EPS = 1e-6
+
+
+class Review(StrEnum):
+    """What the thresholds make of a recommendation."""
+
+    AUTO = "auto"  # confident enough to apply without an operator
+    CONFIRM = "confirm"  # recommended, an operator confirms
+    OPERATOR = "operator"  # no confident recommendation: an operator decides
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """The analyst's two dials: at or above `auto` a recommendation is applied on its own;
+    below `review` it is not even offered as a default."""
+
+    auto: float = 0.95
+    review: float = 0.6
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.review <= self.auto <= 1:
+            raise ValueError("thresholds: need 0 <= review <= auto <= 1")
+
+    def review_for(self, confidence: float) -> Review:
+        if confidence >= self.auto:
+            return Review.AUTO
+        return Review.CONFIRM if confidence >= self.review else Review.OPERATOR
+
+
+def make_pipeline(C: float = 1.0, class_weight: str | None = None) -> Pipeline:
+    """The estimator analysts tune (`C`: inverse regularisation strength)."""
+    return Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("logit", LogisticRegression(C=C, class_weight=class_weight, max_iter=2_000)),
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class Model:
+    """A fitted pipeline plus what turns its output into decisions."""
+
+    pipeline: Pipeline
+    thresholds: Thresholds = Thresholds()
+    none_bias: float = 0.0
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Each feature's contribution to each row's log-odds (coefficient × scaled value)."""
+        scaled = self.pipeline.named_steps["scale"].transform(X)
+        return scaled * self.pipeline.named_steps["logit"].coef_[0]
+
+    @property
+    def intercept(self) -> float:
+        return float(self.pipeline.named_steps["logit"].intercept_[0])
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredCandidate:
+    candidate: Candidate
+    probability: float  # P(this org is the right one), order-level
+    independent: float  # the pipeline's own p_i
+    contributions: dict[str, float]  # feature -> log-odds contribution
+    features: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    found: CandidateSet
+    ranked: list[ScoredCandidate]  # best first
+    p_none: float
+
+    @property
+    def recommended(self) -> ScoredCandidate | None:
+        """The best candidate, or None when "create a new organization" is likelier."""
+        if self.ranked and self.ranked[0].probability > self.p_none:
+            return self.ranked[0]
+        return None
+
+    @property
+    def confidence(self) -> float:
+        best = self.recommended
+        return best.probability if best else self.p_none
+
+
+def rank(model: Model, found: CandidateSet, now: datetime) -> Ranking:
+    X = feature_matrix(found, now)
+    if not len(X):
+        return Ranking(found, [], 1.0)
+    independent = np.clip(model.pipeline.predict_proba(X)[:, 1], _EPS, 1 - _EPS)
+    odds = independent / (1 - independent)
+    none_odds = math.exp(model.none_bias)
+    total = none_odds + float(odds.sum())
+    contributions = model.contributions(X)
+    scored = [
+        ScoredCandidate(
+            candidate=candidate,
+            probability=float(odds[i] / total),
+            independent=float(independent[i]),
+            contributions=dict(zip(FEATURE_NAMES, contributions[i].tolist(), strict=True)),
+            features=dict(zip(FEATURE_NAMES, X[i].tolist(), strict=True)),
+        )
+        for i, candidate in enumerate(found.candidates)
+    ]
+    scored.sort(key=lambda s: (-s.probability, s.candidate.org_id))
+    return Ranking(found, scored, none_odds / total)

@@ -1,0 +1,219 @@
+"""`onboard match`, `onboard train`, `onboard evaluate`, `onboard models …`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from provisioning import finder
+from provisioning.cli.app import (
+    CliContext,
+    actor_option,
+    cli,
+    format_option,
+    handle_errors,
+    pass_ctx,
+    resolve_actor,
+)
+from provisioning.cli.output import emit_object, emit_rows, to_json
+from provisioning.errors import FieldError, InvalidInput
+from provisioning.models.base import utcnow
+
+_CANDIDATE_COLUMNS = ["rank", "org_id", "name", "score", "evidence"]
+
+
+def _thresholds(auto: float | None, review: float | None) -> finder.Thresholds | None:
+    if auto is None and review is None:
+        return None
+    defaults = finder.Thresholds()
+    try:
+        return finder.Thresholds(
+            auto=defaults.auto if auto is None else auto,
+            review=defaults.review if review is None else review,
+        )
+    except ValueError as exc:
+        raise InvalidInput(FieldError("--auto/--review", str(exc))) from None
+
+
+def _threshold_options(func: Any) -> Any:
+    func = click.option("--review", type=float, help="Below this confidence: operator decides.")(
+        func
+    )
+    return click.option("--auto", type=float, help="At or above this: recommended automatically.")(
+        func
+    )
+
+
+@cli.command("match")
+@click.option("--order", "order_id", metavar="ID", help="One order awaiting its org.")
+@click.option("--all", "all_orders", is_flag=True, help="Every order awaiting its org.")
+@format_option("table", "json", "jsonl")
+@pass_ctx
+@handle_errors
+def match_command(ctx: CliContext, order_id: str | None, all_orders: bool, fmt: str) -> None:
+    """Rank the candidate orgs of orders awaiting an org (decided orders are not listed).
+
+    JSON keys: order_id, outcome (exact/domain/none), recommended_org_id (null = create a
+    new organization), confidence, candidates (best first, at most 10: org_id, name,
+    score, evidence, reasons).
+    """
+    if bool(order_id) == all_orders:
+        raise InvalidInput(FieldError("--order/--all", "give exactly one of them"))
+    now = utcnow()
+    results = (
+        [finder.match_one(ctx.db, order_id, now)] if order_id else finder.match_all(ctx.db, now)
+    )
+    if fmt == "jsonl":
+        for result in results:
+            click.echo(to_json(result.to_dict()))
+        return
+    if fmt == "json":
+        payload = [r.to_dict() for r in results]
+        emit_object(payload[0] if order_id else {"orders": payload}, fmt)
+        return
+    for result in results:
+        data = result.to_dict()
+        recommended = data["recommended_org_id"] or "create a new organization"
+        click.echo(
+            f"{data['order_id']}: {data['outcome']} → {recommended} "
+            f"(confidence {data['confidence']:.2f}, {data['review']})"
+        )
+        if data["why_first"]:
+            click.echo(f"  {data['why_first']}")
+        rows = [
+            {
+                "rank": i + 1,
+                "org_id": c["org_id"],
+                "name": c["name"],
+                "score": c["score"],
+                "evidence": "; ".join(c["evidence"]),
+            }
+            for i, c in enumerate(data["candidates"])
+        ]
+        emit_rows(rows, fmt, _CANDIDATE_COLUMNS)
+        click.echo()
+
+
+@cli.command("train")
+@click.option(
+    "--c",
+    "c",
+    type=click.FloatRange(min=1e-4),
+    default=1.0,
+    show_default=True,
+    help="Inverse regularisation strength of the logistic regression.",
+)
+@_threshold_options
+@click.option("--force", is_flag=True, help="Activate even if it is worse than the active one.")
+@actor_option
+@format_option("table", "json")
+@pass_ctx
+@handle_errors
+def train_command(
+    ctx: CliContext,
+    c: float,
+    auto: float | None,
+    review: float | None,
+    force: bool,
+    actor: str | None,
+    fmt: str,
+) -> None:
+    """Fit a scorer version on every decided order and store it.
+
+    Evaluated on a held-out split grouped by order; activated only if it is not worse
+    than the active version on the history (--force overrides).
+    """
+    report = finder.train(ctx.db, resolve_actor(ctx, actor), c, _thresholds(auto, review), force)
+    payload = {
+        "version": report.version,
+        "activated": report.activated,
+        "train_orders": report.result.train_orders,
+        "test_orders": report.result.test_orders,
+        "held_out": report.result.metrics,
+        "thresholds_effect": report.result.thresholds_effect,
+        "previous_on_history": report.previous,
+        "baselines_on_history": report.baselines,
+    }
+    if fmt == "json":
+        emit_object(payload, fmt)
+        return
+    state = "activated" if report.activated else "stored, NOT activated (worse; --force)"
+    click.echo(f"model version {report.version}: {state}")
+    _metric_table(
+        {
+            "held-out": report.result.metrics,
+            "active before": report.previous or {},
+            **report.baselines,
+        }
+    )
+
+
+@cli.command("evaluate")
+@click.option("--version", type=int, help="Model version (default: the active one).")
+@_threshold_options
+@format_option("table", "json")
+@pass_ctx
+@handle_errors
+def evaluate_command(
+    ctx: CliContext, version: int | None, auto: float | None, review: float | None, fmt: str
+) -> None:
+    """Score a model version on every decided order, beside the two hand rules, and show
+    what the --auto/--review thresholds would do before they are saved."""
+    report = finder.evaluate(ctx.db, version, _thresholds(auto, review))
+    if fmt == "json":
+        emit_object(report, fmt)
+        return
+    click.echo(f"model version {report['version']} on {report['orders']} decided orders")
+    _metric_table(report["metrics"])
+    click.echo(f"\nthresholds {report['thresholds']}: {to_json(report['thresholds_effect'])}")
+    emit_rows(report["coverage"], fmt, ["threshold", "coverage", "accuracy"])
+
+
+def _metric_table(columns: dict[str, dict[str, float]]) -> None:
+    names = list(next(iter(columns.values())))
+    rows = [{"metric": n, **{k: v.get(n) for k, v in columns.items()}} for n in names]
+    emit_rows(rows, "table", ["metric", *columns])
+
+
+@cli.group("models")
+def models_group() -> None:
+    """Scorer versions: list them, choose the active one."""
+
+
+@models_group.command("list")
+@format_option("table", "json")
+@pass_ctx
+@handle_errors
+def models_list(ctx: CliContext, fmt: str) -> None:
+    """Every stored version, its held-out accuracy and thresholds."""
+    rows = finder.list_models(ctx.db)
+    emit_rows(rows, fmt, ["version", "created_at", "created_by", "active", "accuracy"])
+
+
+@models_group.command("activate")
+@click.argument("version", type=int)
+@actor_option
+@pass_ctx
+@handle_errors
+def models_activate(ctx: CliContext, version: int, actor: str | None) -> None:
+    """Make VERSION the model the app and `onboard match` use."""
+    changed = finder.activate(ctx.db, version, resolve_actor(ctx, actor))
+    click.echo(f"model version {version} {'activated' if changed else 'was already active'}")
+
+
+@models_group.command("build-default")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write default.skops/default.json (default: matching/models).",
+)
+@handle_errors
+def models_build_default(out: Path | None) -> None:
+    """Maintainers: retrain the model that ships with the project on a generated history."""
+    from provisioning.default_model import MODELS_DIR, build_default
+
+    result = build_default(out or MODELS_DIR)
+    click.echo(f"default model written to {out or MODELS_DIR}: {to_json(result.metrics)}")
