@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from matching.normalize import name_key, name_token
 from matching.vocabulary import DomainStatus, MemberStatus, OrgStatus
 from provisioning.models.base import Base, one_of
 
@@ -32,6 +33,13 @@ class Org(Base):
     )
 
     domains: Mapped[list[OrgDomain]] = relationship(back_populates="org", lazy="raise")
+
+    @validates("name")
+    def _index_name(self, _key: str, name: str) -> str:
+        """Keep the search keys in step with the name, however the org is created."""
+        self.name_key = name_key(name)
+        self.name_token = name_token(self.name_key)
+        return name
 
     __table_args__ = (
         CheckConstraint(one_of("status", OrgStatus), name="status"),
