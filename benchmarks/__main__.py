@@ -1,17 +1,18 @@
 """`python -m benchmarks` (`make bench`): run the benchmarks and print their tables.
 
-`--only import|quality` picks one (default: all). `--orgs N [N ...]` sizes the import
+`--only import|quality|speed` picks one (default: all). `--orgs N [N ...]` sizes the import
 datasets (default 20000 100000), `--backend sqlite|postgresql` (repeatable; default
-both), `--quality-orgs N` sizes the quality worlds, `--quick` for a small smoke run.
+both), `--quality-orgs N` / `--speed-orgs N` size the finder's worlds, `--quick` for a
+small smoke run.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from benchmarks import import_dataset, matching_quality
+from benchmarks import import_dataset, matching_quality, matching_speed
 
-BENCHMARKS = ("import", "quality")
+BENCHMARKS = ("import", "quality", "speed")
 
 
 def main() -> None:
@@ -20,6 +21,7 @@ def main() -> None:
     parser.add_argument("--orgs", type=int, nargs="+", default=[20_000, 100_000])
     parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
     parser.add_argument("--quality-orgs", type=int, default=3_000)
+    parser.add_argument("--speed-orgs", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: does it run?")
     args = parser.parse_args()
     chosen = args.only or list(BENCHMARKS)
@@ -28,6 +30,9 @@ def main() -> None:
         import_dataset.run(sizes, args.backend or ["sqlite", "postgresql"])
     if "quality" in chosen:
         matching_quality.run(300 if args.quick else args.quality_orgs)
+    if "speed" in chosen:
+        backends = args.backend or ["sqlite", "postgresql"]
+        matching_speed.run(2_000 if args.quick else args.speed_orgs, backends)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -74,9 +75,26 @@ class Model:
     params: dict[str, Any] = field(default_factory=dict)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
-        """Each feature's contribution to each row's log-odds (coefficient × scaled value)."""
-        scaled = self.pipeline.named_steps["scale"].transform(X)
-        return scaled * self.pipeline.named_steps["logit"].coef_[0]
+        """Each feature's contribution to each row's log-odds (coefficient × scaled value).
+
+        The fitted Pipeline is linear in log-odds; this reads that form off it once and
+        applies it with NumPy, which is what `predict_proba` computes minus ~1 ms of
+        input validation per call (ranking an order has a 5 ms budget).
+        """
+        mean, scale, coef, _ = self._linear_form
+        return (X - mean) / scale * coef
+
+    def independent_probabilities(self, X: np.ndarray) -> np.ndarray:
+        """The pipeline's `predict_proba(X)[:, 1]`, computed from its linear form."""
+        *_, intercept = self._linear_form
+        return 1.0 / (1.0 + np.exp(-(self.contributions(X).sum(axis=1) + intercept)))
+
+    @cached_property
+    def _linear_form(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        scaler = self.pipeline.named_steps["scale"]
+        logit = self.pipeline.named_steps["logit"]
+        scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
+        return scaler.mean_, scale, logit.coef_[0], float(logit.intercept_[0])
 
     @property
     def intercept(self) -> float:
@@ -115,7 +133,7 @@ def rank(model: Model, found: CandidateSet, now: datetime) -> Ranking:
     X = feature_matrix(found, now)
     if not len(X):
         return Ranking(found, [], 1.0)
-    independent = np.clip(model.pipeline.predict_proba(X)[:, 1], _EPS, 1 - _EPS)
+    independent = np.clip(model.independent_probabilities(X), _EPS, 1 - _EPS)
     odds = independent / (1 - independent)
     none_odds = math.exp(model.none_bias)
     total = none_odds + float(odds.sum())
