@@ -38,8 +38,12 @@ class TrainingResult:
     coverage: list[dict[str, float]]
     thresholds_effect: dict[str, float]
     train_orders: int
-    test_orders: int
+    held_out: list[LabelledOrder]  # the test orders: other models are judged on them too
     params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def test_orders(self) -> int:
+        return len(self.held_out)
 
 
 def examples(orders: Sequence[LabelledOrder]) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +83,7 @@ def fit(
         coverage=coverage_curve(predictions),
         thresholds_effect=threshold_effect(predictions, thresholds),
         train_orders=len(train),
-        test_orders=len(test),
+        held_out=test,
         params={"C": C, "test_share": test_share, "seed": seed},
     )
 

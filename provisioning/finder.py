@@ -160,7 +160,7 @@ def train(
         result = fit(orders, C=C, thresholds=thresholds)
     except ValueError as exc:
         raise InvalidInput(FieldError("history", str(exc))) from None
-    test_orders = orders  # the current model is judged on the same orders, all of them
+    test_orders = result.held_out  # every finder is judged on the same held-out orders
     previous = metrics(predict_all(model_finder(current.model), test_orders))
     baselines = {
         "rule_of_thumb": metrics(predict_all(rule_of_thumb, test_orders)),
@@ -182,8 +182,8 @@ def train(
                 "held_out": result.metrics,
                 "coverage": result.coverage,
                 "thresholds_effect": result.thresholds_effect,
-                "previous_on_history": previous,
-                "baselines_on_history": baselines,
+                "previous_on_held_out": previous,
+                "baselines_on_held_out": baselines,
             },
             thresholds=settings["thresholds"],
         )

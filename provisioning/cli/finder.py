@@ -123,7 +123,7 @@ def train_command(
     """Fit a scorer version on every decided order and store it.
 
     Evaluated on a held-out split grouped by order; activated only if it is not worse
-    than the active version on the history (--force overrides).
+    than the active version on the same held-out orders (--force overrides).
     """
     report = finder.train(ctx.db, resolve_actor(ctx, actor), c, _thresholds(auto, review), force)
     payload = {
@@ -133,8 +133,8 @@ def train_command(
         "test_orders": report.result.test_orders,
         "held_out": report.result.metrics,
         "thresholds_effect": report.result.thresholds_effect,
-        "previous_on_history": report.previous,
-        "baselines_on_history": report.baselines,
+        "previous_on_held_out": report.previous,
+        "baselines_on_held_out": report.baselines,
     }
     if fmt == "json":
         emit_object(payload, fmt)

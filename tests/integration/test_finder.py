@@ -1,0 +1,130 @@
+"""The organization finder against the system of record: the mini dataset's cases, a round
+of training, model versions, and the CLI's JSON contract."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from provisioning import finder
+from provisioning.cli import cli
+from provisioning.dataset import import_dataset
+from provisioning.db import Database
+from provisioning.demo.seed import create_demo
+from provisioning.demo.world import WorldParams
+from provisioning.errors import Conflict, InvalidInput, NotFound
+from provisioning.models import AuditEvent, ModelVersion
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.db
+
+NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
+ACTOR = "analyst@example.com"
+# tests/fixtures/mini/README.md: what the finder should find for each order.
+MINI_EXPECTED = {
+    "ORD-1001": ("exact", "org-acme"),
+    "ORD-1002": ("domain", "org-acme"),
+    "ORD-1003": ("none", None),
+    "ORD-1004": ("domain", "org-nordvik"),
+    "ORD-1005": ("exact", "org-berlin"),
+}
+
+
+@pytest.fixture
+def mini(db: Database) -> Database:
+    import_dataset(db, FIXTURES / "mini", ACTOR)
+    return db
+
+
+def test_each_mini_case_is_found_as_its_readme_says(mini: Database) -> None:
+    results = {r.order_id: r for r in finder.match_all(mini, NOW)}
+    assert set(results) == set(MINI_EXPECTED)  # the labelled history is not the queue
+    for order_id, (outcome, org_id) in MINI_EXPECTED.items():
+        result = results[order_id]
+        assert (result.outcome.value, result.recommended_org_id) == (outcome, org_id), order_id
+    ranked = [s.candidate.org_id for s in results["ORD-1002"].ranking.ranked]
+    assert ranked[0] == "org-acme" and {"org-acme-test", "org-acme-sales"} <= set(ranked[1:])
+    acme_test = next(
+        c for c in results["ORD-1002"].to_dict()["candidates"] if c["org_id"] == "org-acme-test"
+    )
+    assert "domain acme.se unverified" in acme_test["evidence"]
+    assert "silent since 2023" in acme_test["evidence"]
+
+
+def test_one_order_and_its_errors(mini: Database) -> None:
+    assert finder.match_one(mini, "ORD-1005", NOW).recommended_org_id == "org-berlin"
+    with pytest.raises(NotFound):
+        finder.match_one(mini, "ORD-404", NOW)
+    with pytest.raises(Conflict, match="already decided"):
+        finder.match_one(mini, "ORD-0901", NOW)
+
+
+def test_the_shipped_model_serves_a_fresh_install(mini: Database) -> None:
+    with mini.read() as session:
+        assert finder.active_model(session).version == finder.DEFAULT_VERSION
+
+
+def test_a_round_of_training_stores_and_activates_a_version(db: Database) -> None:
+    world = WorldParams(orgs=400, seed=5, now=NOW, orders_per_100_orgs=40.0, history_share=0.7)
+    create_demo(db, world, ACTOR)
+
+    report = finder.train(db, ACTOR, now=NOW)
+
+    assert report.version == 1 and report.activated
+    assert report.result.metrics["accuracy"] >= 0.9
+    assert set(report.baselines) == {"rule_of_thumb", "old_wizard"}
+    with db.read() as session:
+        assert finder.active_model(session).version == 1
+        stored = session.get_one(ModelVersion, 1)
+        assert stored.artifact_format == "skops" and stored.metrics["held_out"]["orders"] > 0
+        actions = session.scalars(select(AuditEvent.action)).all()
+    assert "model.train" in actions
+    second = finder.train(db, ACTOR, C=0.5, now=NOW, force=True)
+    assert second.version == 2 and second.activated
+    assert finder.activate(db, 1, ACTOR) is True
+    assert finder.activate(db, 1, ACTOR) is False  # already active: nothing changes
+    assert [m["active"] for m in finder.list_models(db)] == [True, False]
+    evaluation = finder.evaluate(db, thresholds=finder.Thresholds(auto=0.99, review=0.5), now=NOW)
+    effect = evaluation["thresholds_effect"]
+    assert effect["auto_share"] + effect["confirm_share"] + effect[
+        "operator_share"
+    ] == pytest.approx(1)
+    assert (
+        evaluation["metrics"]["model"]["errors"] <= evaluation["metrics"]["rule_of_thumb"]["errors"]
+    )
+
+
+def test_training_needs_a_history(mini: Database) -> None:
+    with pytest.raises(InvalidInput, match="at least"):
+        finder.train(mini, ACTOR, now=NOW)
+
+
+def test_cli_match_jsonl_contract(database_url: str) -> None:
+    runner = CliRunner()
+    assert (
+        runner.invoke(cli, ["--db", database_url, "import", str(FIXTURES / "mini")]).exit_code == 0
+    )
+    result = runner.invoke(cli, ["--db", database_url, "match", "--all", "--format", "jsonl"])
+    assert result.exit_code == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {line["order_id"] for line in lines} == set(MINI_EXPECTED)
+    for line in lines:
+        assert {"order_id", "outcome", "recommended_org_id", "confidence", "candidates"} <= set(
+            line
+        )
+        for candidate in line["candidates"]:
+            assert {"org_id", "name", "score", "evidence", "reasons"} <= set(candidate)
+    table = runner.invoke(cli, ["--db", database_url, "match", "--order", "ORD-1003"])
+    assert table.exit_code == 0 and "create a new organization" in table.stdout
+    both = runner.invoke(cli, ["--db", database_url, "match", "--order", "ORD-1003", "--all"])
+    assert both.exit_code == 2 and "--order/--all" in both.stderr
+    missing = runner.invoke(cli, ["--db", database_url, "match", "--order", "ORD-404"])
+    assert missing.exit_code == 2
+    thresholds = runner.invoke(
+        cli, ["--db", database_url, "evaluate", "--auto", "0.2", "--review", "0.9"]
+    )
+    assert thresholds.exit_code == 2 and "review <= auto" in thresholds.stderr
