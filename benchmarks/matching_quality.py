@@ -86,7 +86,7 @@ def _evaluate_world(spec: dict[str, Any]) -> dict[str, Any]:
             source = SqlCandidateSource(session)
             labelled = {}
             for order in session.scalars(select(Order)):
-                found = find_candidates(finder._query(order), source)
+                found = find_candidates(finder.order_query(order), source)
                 created = f"org-for-{order.order_id}"
                 found.candidates = [c for c in found.candidates if c.org_id != created]
                 labelled[order.order_id] = LabelledOrder(found, truth[order.order_id], NOW)

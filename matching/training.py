@@ -28,7 +28,9 @@ from matching.features import feature_matrix
 from matching.scorer import Model, Thresholds, make_pipeline, rank
 
 BIAS_GRID = np.linspace(-4.0, 4.0, 33)
-MIN_ORDERS = 20
+# Below this many decided orders a held-out split says nothing: the model is fitted on all
+# of them and its metrics are in-sample (and flagged so).
+MIN_HELD_OUT_ORDERS = 20
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class TrainingResult:
     thresholds_effect: dict[str, float]
     train_orders: int
     held_out: list[LabelledOrder]  # the test orders: other models are judged on them too
+    in_sample: bool = False  # too few orders to hold any out: metrics are on the training data
     params: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -67,9 +70,22 @@ def fit(
     seed: int = 0,
 ) -> TrainingResult:
     """Fit on a grouped split of `orders`, evaluate on the rest, then refit on all of them."""
-    if len(orders) < MIN_ORDERS:
-        raise ValueError(f"orders: need at least {MIN_ORDERS} decided orders, got {len(orders)}")
+    if not orders:
+        raise ValueError("orders: there is no decided order to learn from")
     thresholds = thresholds or Thresholds()
+    if len(orders) < MIN_HELD_OUT_ORDERS:
+        model = _fit_on(orders, C, thresholds)
+        predictions = predict_all(model_finder(model), orders)
+        return TrainingResult(
+            model=model,
+            metrics=metrics(predictions),
+            coverage=coverage_curve(predictions),
+            thresholds_effect=threshold_effect(predictions, thresholds),
+            train_orders=len(orders),
+            held_out=list(orders),
+            in_sample=True,
+            params={"C": C, "in_sample": True},
+        )
     split = GroupShuffleSplit(n_splits=1, test_size=test_share, random_state=seed)
     train_idx, test_idx = next(split.split(np.zeros(len(orders)), groups=np.arange(len(orders))))
     train = [orders[i] for i in train_idx]

@@ -65,7 +65,7 @@ def _load(row: ModelVersion) -> Model:
     return persistence.load(row.artifact, row.params.get("settings", {}))
 
 
-def _query(order: Order) -> OrderQuery:
+def order_query(order: Order) -> OrderQuery:
     return OrderQuery(
         order.order_id,
         order.provisioning_email,
@@ -85,7 +85,7 @@ def match_one(db: Database, order_id: str, now: datetime | None = None) -> Match
         if not OrderState(order.state).awaits_org:
             raise Conflict(f"order {order_id} is already decided ({order.state})")
         active = active_model(session)
-        return match_order(_query(order), SqlCandidateSource(session), active.model, now)
+        return match_order(order_query(order), SqlCandidateSource(session), active.model, now)
 
 
 def match_all(db: Database, now: datetime | None = None) -> Iterator[MatchResult]:
@@ -109,7 +109,7 @@ def match_all(db: Database, now: datetime | None = None) -> Iterator[MatchResult
             if not batch:
                 return
             for order in batch:
-                yield match_order(_query(order), source, active.model, now)
+                yield match_order(order_query(order), source, active.model, now)
             after = (batch[-1].placed_at, batch[-1].order_id)
             session.expunge_all()
 
@@ -127,7 +127,7 @@ def labelled_orders(session: Session, now: datetime) -> list[LabelledOrder]:
     labelled = []
     for order in decided:
         new_org = order.new_org or order.decision == Decision.CREATED_ORG
-        found = find_candidates(_query(order), source)
+        found = find_candidates(order_query(order), source)
         if new_org and order.org_id:
             found.candidates = [c for c in found.candidates if c.org_id != order.org_id]
         labelled.append(LabelledOrder(found, None if new_org else order.org_id, now))
@@ -167,7 +167,8 @@ def train(
         "old_wizard": metrics(predict_all(old_wizard_rule, test_orders)),
     }
     better = result.metrics["accuracy"] >= previous["accuracy"] - ACTIVATION_TOLERANCE
-    activate = force or better
+    # In-sample metrics prove nothing: such a version is only activated on request.
+    activate = force or (better and not result.in_sample)
     settings = persistence.settings_of(result.model)
     with db.write() as session:
         if activate:

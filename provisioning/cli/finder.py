@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from matching.scorer import Thresholds
 from provisioning import finder
 from provisioning.cli.app import (
     CliContext,
@@ -24,12 +25,12 @@ from provisioning.models.base import utcnow
 _CANDIDATE_COLUMNS = ["rank", "org_id", "name", "score", "evidence"]
 
 
-def _thresholds(auto: float | None, review: float | None) -> finder.Thresholds | None:
+def _thresholds(auto: float | None, review: float | None) -> Thresholds | None:
     if auto is None and review is None:
         return None
-    defaults = finder.Thresholds()
+    defaults = Thresholds()
     try:
-        return finder.Thresholds(
+        return Thresholds(
             auto=defaults.auto if auto is None else auto,
             review=defaults.review if review is None else review,
         )
@@ -132,6 +133,7 @@ def train_command(
         "train_orders": report.result.train_orders,
         "test_orders": report.result.test_orders,
         "held_out": report.result.metrics,
+        "in_sample": report.result.in_sample,
         "thresholds_effect": report.result.thresholds_effect,
         "previous_on_held_out": report.previous,
         "baselines_on_held_out": report.baselines,
@@ -139,14 +141,19 @@ def train_command(
     if fmt == "json":
         emit_object(payload, fmt)
         return
-    state = "activated" if report.activated else "stored, NOT activated (worse; --force)"
+    if report.activated:
+        state = "activated"
+    elif report.result.in_sample:
+        state = (
+            f"stored, NOT activated: {report.result.train_orders} decided orders are too few "
+            "for a held-out evaluation (metrics below are in-sample; --force activates)"
+        )
+    else:
+        state = "stored, NOT activated: worse than the active version (--force activates)"
     click.echo(f"model version {report.version}: {state}")
+    fitted = "in-sample" if report.result.in_sample else "held-out"
     _metric_table(
-        {
-            "held-out": report.result.metrics,
-            "active before": report.previous or {},
-            **report.baselines,
-        }
+        {fitted: report.result.metrics, "active before": report.previous or {}, **report.baselines}
     )
 
 

@@ -22,8 +22,9 @@ class Org(Base):
     # `matching.normalize.name_key(name)`: the name index the fuzzy search starts from.
     name_key: Mapped[str] = mapped_column(String(255))
     # First word of `name_key`: the global name search is an equality look-up on it
-    # (collation-proof on PostgreSQL, unlike a prefix range).
-    name_token: Mapped[str] = mapped_column(String(64))
+    # (collation-proof on PostgreSQL, unlike a prefix range). Nullable in the schema only
+    # so that adding it needs no table rebuild; every write path fills it.
+    name_token: Mapped[str | None] = mapped_column(String(64))
     country: Mapped[str | None] = mapped_column(String(2))
     industry: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from matching.scorer import Thresholds
 from provisioning import finder
 from provisioning.cli import cli
 from provisioning.dataset import import_dataset
@@ -88,7 +89,7 @@ def test_a_round_of_training_stores_and_activates_a_version(db: Database) -> Non
     assert finder.activate(db, 1, ACTOR) is True
     assert finder.activate(db, 1, ACTOR) is False  # already active: nothing changes
     assert [m["active"] for m in finder.list_models(db)] == [True, False]
-    evaluation = finder.evaluate(db, thresholds=finder.Thresholds(auto=0.99, review=0.5), now=NOW)
+    evaluation = finder.evaluate(db, thresholds=Thresholds(auto=0.99, review=0.5), now=NOW)
     effect = evaluation["thresholds_effect"]
     assert effect["auto_share"] + effect["confirm_share"] + effect[
         "operator_share"
@@ -98,9 +99,18 @@ def test_a_round_of_training_stores_and_activates_a_version(db: Database) -> Non
     )
 
 
-def test_training_needs_a_history(mini: Database) -> None:
-    with pytest.raises(InvalidInput, match="at least"):
-        finder.train(mini, ACTOR, now=NOW)
+def test_training_on_a_tiny_history_is_stored_but_not_activated(mini: Database) -> None:
+    report = finder.train(mini, ACTOR, now=NOW)  # mini has two past decisions
+    assert report.result.in_sample and not report.activated
+    with mini.read() as session:
+        assert finder.active_model(session).version == finder.DEFAULT_VERSION
+    forced = finder.train(mini, ACTOR, now=NOW, force=True)
+    assert forced.activated
+
+
+def test_training_without_any_decision_is_refused(db: Database) -> None:
+    with pytest.raises(InvalidInput, match="no decided order"):
+        finder.train(db, ACTOR, now=NOW)
 
 
 def test_cli_match_jsonl_contract(database_url: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from provisioning.db import Database
 from provisioning.models import Base
@@ -42,5 +42,34 @@ def test_sqlite_connections_enforce_foreign_keys_and_use_wal(sqlite_url: str) ->
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+    finally:
+        db.dispose()
+
+
+def test_name_token_migration_keeps_data_and_backfills(database_url: str) -> None:
+    """A database filled before 0002 upgrades without losing a row, its orgs findable."""
+    db = Database(database_url)
+    try:
+        db.upgrade("0001")
+        with db.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO orgs (org_id, name, name_key, created_at, status) VALUES "
+                    "('o1', 'Sjöberg Media AB', 'sjoberg media', '2020-01-01 00:00:00', 'active'),"
+                    "('o2', 'Acme', 'acme', '2020-01-01 00:00:00', 'active')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO members (email, org_id, registrable_domain, status) "
+                    "VALUES ('a@acme.se', 'o2', 'acme.se', 'active')"
+                )
+            )
+        db.upgrade()
+        with db.engine.connect() as conn:
+            tokens = dict(conn.execute(text("SELECT org_id, name_token FROM orgs")).all())
+            members = conn.execute(text("SELECT count(*) FROM members")).scalar()
+        assert tokens == {"o1": "sjoberg", "o2": "acme"}
+        assert members == 1
     finally:
         db.dispose()

@@ -27,12 +27,12 @@ def upgrade() -> None:
             "THEN substr(name_key, 1, instr(name_key, ' ') - 1) ELSE name_key END, 1, 64)"
         )
     op.execute(f"UPDATE orgs SET name_token = {first_word}")
-    with op.batch_alter_table("orgs") as batch:
-        batch.alter_column("name_token", existing_type=sa.String(length=64), nullable=False)
-        batch.create_index("ix_orgs_name_token_country", ["name_token", "country"])
+    # No NOT NULL: on SQLite that means rebuilding `orgs`, whose DROP would cascade into
+    # members and domains with foreign keys on. Every write path fills the column.
+    op.create_index("ix_orgs_name_token_country", "orgs", ["name_token", "country"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_orgs_name_token_country", table_name="orgs")
     with op.batch_alter_table("orgs") as batch:
-        batch.drop_index("ix_orgs_name_token_country")
         batch.drop_column("name_token")
