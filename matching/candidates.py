@@ -25,6 +25,7 @@ from matching.normalize import (
     email_domain,
     is_free_mail,
     name_key,
+    name_token,
     normalize_email,
     registrable_domain,
 )
@@ -182,7 +183,7 @@ def find_candidates(order: OrderQuery, source: CandidateSource) -> CandidateSet:
         for org_id, score in _similar(key, managed, PARTNER_NAME_MIN):
             similarity[org_id] = score
             note(org_id, Source.PARTNER)
-    prefix = key.split()[0] if key else ""
+    prefix = name_token(key)
     if len(prefix) >= 2:
         named = source.orgs_named(prefix, order.country, NAME_LIMIT)
         for org_id, score in _similar(key, named, GLOBAL_NAME_MIN):

@@ -9,6 +9,7 @@ none bias) travel beside the artifact as plain JSON.
 from __future__ import annotations
 
 import json
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -58,6 +59,7 @@ def load(artifact: bytes, settings: dict[str, Any]) -> Model:
     )
 
 
+@cache
 def load_default() -> Model:
     """The model that ships with the project (trained on a generated history)."""
     package = resources.files("matching.models")

@@ -7,6 +7,7 @@ that ships with the project is used, so a fresh install matches out of the box.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from matching import persistence
-from matching.candidates import OrderQuery, find_candidates
+from matching.candidates import DOMAIN_LIMIT, NAME_LIMIT, OrderQuery, find_candidates
 from matching.evaluation import (
     LabelledOrder,
     coverage_curve,
@@ -32,7 +33,7 @@ from matching.scorer import Model, Thresholds
 from matching.training import TrainingResult, fit
 from provisioning.db import Database
 from provisioning.errors import Conflict, FieldError, InvalidInput, NotFound
-from provisioning.finder_source import SqlCandidateSource
+from provisioning.finder_source import PrefetchingSource, SqlCandidateSource
 from provisioning.models import AuditEvent, ModelVersion, Order
 from provisioning.models.base import utcnow
 from provisioning.states import Decision, OrderState
@@ -62,7 +63,15 @@ def active_model(session: Session) -> ActiveModel:
 
 
 def _load(row: ModelVersion) -> Model:
-    return persistence.load(row.artifact, row.params.get("settings", {}))
+    """Versions never change once stored: each artifact is deserialised once per process
+    (keyed by its digest, so two databases' "version 1" never mix)."""
+    key = hashlib.sha256(row.artifact).hexdigest()
+    if key not in _LOADED:
+        _LOADED[key] = persistence.load(row.artifact, row.params.get("settings", {}))
+    return _LOADED[key]
+
+
+_LOADED: dict[str, Model] = {}
 
 
 def order_query(order: Order) -> OrderQuery:
@@ -94,7 +103,6 @@ def match_all(db: Database, now: datetime | None = None) -> Iterator[MatchResult
     waiting = [s.value for s in OrderState if s.awaits_org]
     with db.read() as session:
         active = active_model(session)
-        source = SqlCandidateSource(session)
         after: tuple[datetime, str] | None = None
         while True:
             query = select(Order).where(Order.state.in_(waiting))
@@ -108,8 +116,11 @@ def match_all(db: Database, now: datetime | None = None) -> Iterator[MatchResult
             ).all()
             if not batch:
                 return
-            for order in batch:
-                yield match_order(order_query(order), source, active.model, now)
+            queries = [order_query(order) for order in batch]
+            source = PrefetchingSource(session)  # one per batch: memory stays bounded
+            source.prefetch(queries, DOMAIN_LIMIT, NAME_LIMIT)
+            for query_ in queries:
+                yield match_order(query_, source, active.model, now)
             after = (batch[-1].placed_at, batch[-1].order_id)
             session.expunge_all()
 

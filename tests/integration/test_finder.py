@@ -138,3 +138,12 @@ def test_cli_match_jsonl_contract(database_url: str) -> None:
         cli, ["--db", database_url, "evaluate", "--auto", "0.2", "--review", "0.9"]
     )
     assert thresholds.exit_code == 2 and "review <= auto" in thresholds.stderr
+
+
+def test_batch_matching_answers_exactly_like_one_by_one(db: Database) -> None:
+    """`match --all` prefetches a batch's look-ups; the results must not change."""
+    create_demo(db, WorldParams(orgs=300, seed=8, now=NOW, orders_per_100_orgs=30.0), ACTOR)
+    batched = {r.order_id: r.to_dict() for r in finder.match_all(db, NOW)}
+    assert len(batched) > 20
+    for order_id, expected in batched.items():
+        assert finder.match_one(db, order_id, NOW).to_dict() == expected, order_id
