@@ -8,6 +8,7 @@ that ships with the project is used, so a fresh install matches out of the box.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,9 +66,12 @@ def active_model(session: Session) -> ActiveModel:
 def _load(row: ModelVersion) -> Model:
     """Versions never change once stored: each artifact is deserialised once per process
     (keyed by its digest, so two databases' "version 1" never mix)."""
-    key = hashlib.sha256(row.artifact).hexdigest()
+    settings = row.params.get("settings", {})
+    digest = hashlib.sha256(row.artifact)
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    key = digest.hexdigest()
     if key not in _LOADED:
-        _LOADED[key] = persistence.load(row.artifact, row.params.get("settings", {}))
+        _LOADED[key] = persistence.load(row.artifact, settings)
     return _LOADED[key]
 
 
