@@ -33,7 +33,7 @@ from matching.vocabulary import DomainStatus
 
 DOMAIN_LIMIT = 50  # orgs per domain look-up (a huge shared domain is capped, best first)
 PARTNER_LIMIT = 5_000  # orgs a partner manages, compared by name
-NAME_LIMIT = 300  # orgs per name-prefix look-up
+NAME_LIMIT = 80  # orgs per name look-up: the nearest names on either side of the order's
 NAME_KEEP = 5  # name-search candidates kept
 PARTNER_NAME_MIN = 60.0  # rapidfuzz token_set_ratio
 GLOBAL_NAME_MIN = 80.0
@@ -106,9 +106,10 @@ class CandidateSource(Protocol):
 
     def managed_orgs(self, partner_id: str, limit: int) -> Sequence[tuple[str, str]]: ...
 
-    def orgs_named(
-        self, prefix: str, country: str | None, limit: int
-    ) -> Sequence[tuple[str, str]]: ...
+    def orgs_named(self, key: str, country: str | None, limit: int) -> Sequence[tuple[str, str]]:
+        """Orgs whose name starts with `key`'s first word (in `country`, if given): the
+        `limit` nearest to `key` in name order, half above it and half below."""
+        ...
 
     def org_facts(self, org_ids: Iterable[str]) -> dict[str, OrgFacts]: ...
 
@@ -148,6 +149,14 @@ class CandidateSet:
     candidates: list[Candidate]
 
 
+def needs_name_search(exact_org_id: str | None, partner_own: bool, on_domain: bool) -> bool:
+    """The global name search is the seed's fallback: it runs when the e-mail itself gave
+    no evidence (no exact match other than the partner's own, no org on its domain). On
+    a million orgs a common first word matches hundreds; when the e-mail already points
+    somewhere, those look-alikes only add noise and cost."""
+    return not on_domain and (exact_org_id is None or partner_own)
+
+
 def find_candidates(order: OrderQuery, source: CandidateSource) -> CandidateSet:
     email = normalize_email(order.provisioning_email)
     host = email_domain(email)
@@ -184,8 +193,8 @@ def find_candidates(order: OrderQuery, source: CandidateSource) -> CandidateSet:
             similarity[org_id] = score
             note(org_id, Source.PARTNER)
     prefix = name_token(key)
-    if len(prefix) >= 2:
-        named = source.orgs_named(prefix, order.country, NAME_LIMIT)
+    if len(prefix) >= 2 and needs_name_search(exact, partner_own, bool(hits or members)):
+        named = source.orgs_named(key, order.country, NAME_LIMIT)
         for org_id, score in _similar(key, named, GLOBAL_NAME_MIN):
             similarity.setdefault(org_id, score)
             note(org_id, Source.NAME)

@@ -85,13 +85,16 @@ class InMemorySource:
         ]
         return managed[:limit]
 
-    def orgs_named(self, prefix: str, country: str | None, limit: int) -> Sequence[tuple[str, str]]:
-        named = [
-            (org_id, key)
-            for org_id, key in self.keys.items()
-            if name_token(key) == prefix and (not country or self.orgs[org_id].country == country)
-        ]
-        return named[:limit]
+    def orgs_named(self, key: str, country: str | None, limit: int) -> Sequence[tuple[str, str]]:
+        token = name_token(key)
+        named = sorted(
+            (k, org_id)
+            for org_id, k in self.keys.items()
+            if name_token(k) == token and (not country or self.orgs[org_id].country == country)
+        )
+        above = [(o, k) for k, o in named if k >= key][: limit // 2]
+        below = [(o, k) for k, o in reversed(named) if k < key][: limit // 2]
+        return above + below
 
     def org_facts(self, org_ids: Iterable[str]) -> dict[str, OrgFacts]:
         facts = {}

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, func, select
+from sqlalchemy import Select, bindparam, case, func, literal, select, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from matching.candidates import DomainHit, MemberHit, OrderQuery, OrgFacts
+from matching.candidates import DomainHit, MemberHit, OrderQuery, OrgFacts, needs_name_search
 from matching.normalize import (
     email_domain,
     is_free_mail,
@@ -52,13 +52,34 @@ _MANAGED = (
     .where(Org.partner_id == bindparam("partner_id"))
     .limit(bindparam("limit"))
 )
-_NAMED = (
-    select(Org.org_id, Org.name_key)
-    .where(Org.name_token == bindparam("token"))
-    .order_by(Org.org_id)
+
+
+def _nearest_names(
+    token: object, key: object, country: object | None, half: object
+) -> Select[tuple[str, str]]:
+    """The `half` names at or after `key` and the `half` before it, among orgs whose name
+    starts with `token`: two bounded ranges of the covering index (name_token, country,
+    name_key, org_id), so a first word shared by thousands of orgs costs the same."""
+    same = [Org.name_token == token] + ([Org.country == country] if country is not None else [])
+    above = (
+        select(Org.org_id, Org.name_key)
+        .where(*same, Org.name_key >= key)
+        .order_by(Org.name_key, Org.org_id)
+        .limit(half)
+    )
+    below = (
+        select(Org.org_id, Org.name_key)
+        .where(*same, Org.name_key < key)
+        .order_by(Org.name_key.desc(), Org.org_id.desc())
+        .limit(half)
+    )
+    return union_all(above.subquery().select(), below.subquery().select())
+
+
+_NAMED_IN = _nearest_names(
+    bindparam("token"), bindparam("key"), bindparam("country"), bindparam("half")
 )
-_NAMED_IN = _NAMED.where(Org.country == bindparam("country")).limit(bindparam("limit"))
-_NAMED_ANY = _NAMED.limit(bindparam("limit"))
+_NAMED_ANY = _nearest_names(bindparam("token"), bindparam("key"), None, bindparam("half"))
 _ORGS = select(
     Org.org_id, Org.name, Org.name_key, Org.country, Org.status, Org.created_at, Org.partner_id
 ).where(Org.org_id.in_(bindparam("ids", expanding=True)))
@@ -95,13 +116,13 @@ class SqlCandidateSource:
         rows = self.conn.execute(_MANAGED, {"partner_id": partner_id, "limit": limit})
         return [(org_id, key) for org_id, key in rows]
 
-    def orgs_named(self, prefix: str, country: str | None, limit: int) -> Sequence[tuple[str, str]]:
+    def orgs_named(self, key: str, country: str | None, limit: int) -> Sequence[tuple[str, str]]:
+        params = {"token": name_token(key), "key": key, "half": limit // 2}
         if country:
-            params = {"token": prefix, "country": country, "limit": limit}
-            rows = self.conn.execute(_NAMED_IN, params)
+            rows = self.conn.execute(_NAMED_IN, {**params, "country": country})
         else:
-            rows = self.conn.execute(_NAMED_ANY, {"token": prefix, "limit": limit})
-        return [(org_id, key) for org_id, key in rows]
+            rows = self.conn.execute(_NAMED_ANY, params)
+        return [(org_id, name) for org_id, name in rows]
 
     def org_facts(self, org_ids: Iterable[str]) -> dict[str, OrgFacts]:
         ids = list(org_ids)
@@ -180,23 +201,7 @@ def _ranked_member_orgs() -> Select[tuple[Any, ...]]:
     ).where(ranked.c.position <= bindparam("limit"))
 
 
-def _ranked_named_orgs() -> Select[tuple[str, str, str, str | None]]:
-    """Orgs by first name word, at most `limit` per (word, country) as `orgs_named` gives."""
-    position = func.row_number().over(
-        partition_by=(Org.name_token, Org.country), order_by=Org.org_id
-    )
-    ranked = (
-        select(Org.name_token, Org.country, Org.org_id, Org.name_key, position.label("position"))
-        .where(Org.name_token.in_(bindparam("tokens", expanding=True)))
-        .subquery()
-    )
-    return select(ranked.c.name_token, ranked.c.country, ranked.c.org_id, ranked.c.name_key).where(
-        ranked.c.position <= bindparam("limit")
-    )
-
-
 _DOMAIN_ORGS_MANY = _ranked_domain_orgs()
-_NAMED_MANY = _ranked_named_orgs()
 _MEMBER_ORGS_MANY = _ranked_member_orgs()
 
 
@@ -246,21 +251,42 @@ class PrefetchingSource(SqlCandidateSource):
         self._facts = super().org_facts(known)
 
     def _prefetch_names(self, orders: Sequence[OrderQuery], limit: int) -> None:
-        wanted = {(name_token(name_key(o.company_name)), o.country) for o in orders if o.country}
-        tokens = sorted({token for token, _ in wanted if token})
+        """Only for the orders whose e-mail gave no evidence (see `needs_name_search`)."""
+        wanted = set()
+        for order in orders:
+            email = normalize_email(order.provisioning_email)
+            registrable = registrable_domain(email_domain(email))
+            exact = self.org_of_member(email)
+            partner_own = order.partner_id is not None and (
+                exact == order.partner_id
+                or registrable in self.registrable_domains_of(order.partner_id)
+            )
+            on_domain = not partner_own and bool(
+                self._domain_hits.get(registrable) or self._member_hits.get(registrable)
+            )
+            key = name_key(order.company_name)
+            if (
+                order.country
+                and len(name_token(key)) >= 2
+                and needs_name_search(exact, partner_own, on_domain)
+            ):
+                wanted.add((key, order.country))
         self._named = {pair: [] for pair in wanted}
-        if not tokens:
+        if not wanted:
             return
-        for token, country, org_id, key in self.conn.execute(
-            _NAMED_MANY, {"tokens": tokens, "limit": limit}
-        ):
-            if (token, country) in self._named:
-                self._named[(token, country)].append((org_id, key))
+        # One round trip; each branch is exactly the look-up `orgs_named` makes.
+        branches = []
+        for index, (key, country) in enumerate(sorted(wanted)):
+            nearest = _nearest_names(name_token(key), key, country, limit // 2).subquery()
+            branches.append(select(literal(index), nearest.c.org_id, nearest.c.name_key))
+        pairs = sorted(wanted)
+        for index, org_id, name in self.conn.execute(union_all(*branches)):
+            self._named[pairs[index]].append((org_id, name))
 
-    def orgs_named(self, prefix: str, country: str | None, limit: int) -> Sequence[tuple[str, str]]:
-        if country and (prefix, country) in self._named:
-            return self._named[(prefix, country)][:limit]
-        return super().orgs_named(prefix, country, limit)
+    def orgs_named(self, key: str, country: str | None, limit: int) -> Sequence[tuple[str, str]]:
+        if country and (key, country) in self._named:
+            return self._named[(key, country)]
+        return super().orgs_named(key, country, limit)
 
     def org_of_member(self, email: str) -> str | None:
         if email in self._members:

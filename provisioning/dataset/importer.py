@@ -60,7 +60,10 @@ def import_dataset(
 ) -> ImportReport:
     """Load the dataset in `directory`, all or nothing; raises `InvalidInput` with every error."""
     with db.write_connection() as conn:
-        return load_dataset(conn, directory, actor, now)
+        report = load_dataset(conn, directory, actor, now)
+    if report.changed:
+        db.refresh_statistics()
+    return report
 
 
 def load_dataset(

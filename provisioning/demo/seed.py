@@ -63,6 +63,7 @@ def create_demo(
                     after={"orgs": params.orgs, "seed": params.seed, "orders": dict(states)},
                 )
             )
+    db.refresh_statistics()
     return DemoReport(imported, dict(sorted(states.items())), world.plans)
 
 

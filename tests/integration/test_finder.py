@@ -75,17 +75,26 @@ def test_a_round_of_training_stores_and_activates_a_version(db: Database) -> Non
 
     report = finder.train(db, ACTOR, now=NOW)
 
-    assert report.version == 1 and report.activated
+    assert report.version == 1
     assert report.result.metrics["accuracy"] >= 0.9
     assert set(report.baselines) == {"rule_of_thumb", "old_wizard"}
+    # Activated exactly when it is not worse than the shipped model on the same orders.
+    not_worse = (
+        report.result.metrics["accuracy"]
+        >= report.previous["accuracy"] - finder.ACTIVATION_TOLERANCE
+    )
+    assert report.activated == not_worse
     with db.read() as session:
-        assert finder.active_model(session).version == 1
+        expected = 1 if report.activated else finder.DEFAULT_VERSION
+        assert finder.active_model(session).version == expected
         stored = session.get_one(ModelVersion, 1)
         assert stored.artifact_format == "skops" and stored.metrics["held_out"]["orders"] > 0
         actions = session.scalars(select(AuditEvent.action)).all()
     assert "model.train" in actions
     second = finder.train(db, ACTOR, C=0.5, now=NOW, force=True)
     assert second.version == 2 and second.activated
+    with db.read() as session:
+        assert finder.active_model(session).version == 2
     assert finder.activate(db, 1, ACTOR) is True
     assert finder.activate(db, 1, ACTOR) is False  # already active: nothing changes
     assert [m["active"] for m in finder.list_models(db)] == [True, False]

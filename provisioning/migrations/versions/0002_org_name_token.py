@@ -29,10 +29,14 @@ def upgrade() -> None:
     op.execute(f"UPDATE orgs SET name_token = {first_word}")
     # No NOT NULL: on SQLite that means rebuilding `orgs`, whose DROP would cascade into
     # members and domains with foreign keys on. Every write path fills the column.
-    op.create_index("ix_orgs_name_token_country", "orgs", ["name_token", "country"])
+    op.create_index(
+        "ix_orgs_name_token_country_name_key_org_id",
+        "orgs",
+        ["name_token", "country", "name_key", "org_id"],
+    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_orgs_name_token_country", table_name="orgs")
+    op.drop_index("ix_orgs_name_token_country_name_key_org_id", table_name="orgs")
     with op.batch_alter_table("orgs") as batch:
         batch.drop_column("name_token")
