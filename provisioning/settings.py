@@ -49,6 +49,30 @@ class Settings:
     mail_from: str = _setting(  # type: ignore[assignment]
         "ONBOARD_MAIL_FROM", "Sender address of outgoing e-mail.", "onboarding@localhost"
     )
+    smtp_timeout: int = _setting(  # type: ignore[assignment]
+        "ONBOARD_SMTP_TIMEOUT", "Seconds to wait for the SMTP server.", 30
+    )
+    outbox_max_attempts: int = _setting(  # type: ignore[assignment]
+        "ONBOARD_OUTBOX_MAX_ATTEMPTS", "Sending attempts before an e-mail is marked failed.", 8
+    )
+    outbox_retry_seconds: int = _setting(  # type: ignore[assignment]
+        "ONBOARD_OUTBOX_RETRY_SECONDS",
+        "First retry delay of a failed e-mail; doubles with each attempt.",
+        60,
+    )
+    setup_deadline_days: int = _setting(  # type: ignore[assignment]
+        "ONBOARD_SETUP_DEADLINE_DAYS",
+        "Days after it was placed before an order that is not set up expires.",
+        30,
+    )
+    reminder_days: str = _setting(  # type: ignore[assignment]
+        "ONBOARD_REMINDER_DAYS",
+        "Days before the deadline when reminders go out (comma-separated).",
+        "7,3,1",
+    )
+    at_risk_days: int = _setting(  # type: ignore[assignment]
+        "ONBOARD_AT_RISK_DAYS", "Days before the deadline when an order is flagged at risk.", 7
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

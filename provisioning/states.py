@@ -53,3 +53,29 @@ class Decision(StrEnum):
     ACCEPTED = "accepted"  # the operator accepted the recommendation
     CHOSE_OTHER = "chose_other"  # the operator picked another org than recommended
     CREATED_ORG = "created_org"  # no existing org was right: a new one was created
+
+
+class ApprovalStatus(StrEnum):
+    """An org administrator's answer to a partner attaching an order to their org."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+class PartnerRole(StrEnum):
+    """What a partner provisioning for a customer becomes in the customer's org.
+
+    Control Hub makes a partner *Provisioning Administrator* in an org that already has
+    live licences; full administrator rights are only given where there are none.
+    """
+
+    PROVISIONING_ADMINISTRATOR = "provisioning_administrator"
+    FULL_ADMINISTRATOR = "full_administrator"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt
+    SENDING = "sending"  # claimed by one sender; never handed to a second one
+    SENT = "sent"
+    FAILED = "failed"  # gave up after the last retry; visible to operators

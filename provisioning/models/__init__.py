@@ -1,6 +1,7 @@
 """The system of record: one module per aggregate, re-exported here."""
 
 from provisioning.models.base import Base, UTCDateTime, utcnow
+from provisioning.models.mapping import OrgApproval, PartnerAccess
 from provisioning.models.orders import Order, OrderLine, OrderService
 from provisioning.models.orgs import Member, Org, OrgDomain
 from provisioning.models.records import AuditEvent, ModelVersion, OutboxEmail
@@ -16,9 +17,11 @@ __all__ = [
     "Order",
     "OrderLine",
     "OrderService",
+    "OrgApproval",
     "Org",
     "OrgDomain",
     "OutboxEmail",
+    "PartnerAccess",
     "UTCDateTime",
     "utcnow",
 ]

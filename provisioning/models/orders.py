@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from matching.vocabulary import Service
@@ -40,6 +41,13 @@ class Order(Base):
     recommended_org_id: Mapped[str | None] = mapped_column(String(64))
     decided_by: Mapped[str | None] = mapped_column(String(320))
     decided_at: Mapped[datetime | None]
+    # Set when the mapping took effect: the point of no return (workflow part 1, step 4).
+    mapped_at: Mapped[datetime | None]
+    # "My customer will set up their own services": who was asked to continue.
+    customer_admin_email: Mapped[str | None] = mapped_column(String(320))
+    # Deadline tracking (order lines close after a configurable number of days).
+    at_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
 
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -104,6 +112,10 @@ class OrderService(Base):
     service: Mapped[str] = mapped_column(String(16), primary_key=True)
     state: Mapped[str] = mapped_column(String(24), default=ServiceState.PENDING)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(320))
+    provisioned_at: Mapped[datetime | None]
+    # The wizard's unsaved-but-valid progress, so a person can quit half-way and resume.
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     order: Mapped[Order] = relationship(back_populates="services", lazy="raise")
 
