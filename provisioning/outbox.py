@@ -3,17 +3,37 @@ causes them, and sent later by `onboard outbox send`.
 
 Queuing is idempotent by `dedupe_key`: the same cause (say, the approval request of one
 order) can only ever queue one message, however often the action is repeated.
+
+Sending is at most once per claim: a message is claimed (pending → sending) before it is
+handed to the SMTP server and is never claimed again by a program, only by a person who
+re-queues it. Its Message-ID comes from the dedupe key, so a receiver can drop the copy
+such a re-queue might produce. `provisioning.mailer` holds the SMTP side.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from provisioning.models import OutboxEmail
+from provisioning.db import Database
+from provisioning.errors import FieldError, InvalidInput
+from provisioning.mailer import (
+    DeliveryFailed,
+    MailServerUnreachable,
+    SmtpMailer,
+    build_message,
+    check_settings,
+)
+from provisioning.models import AuditEvent, OutboxEmail
 from provisioning.models.base import utcnow
+from provisioning.settings import Settings
 from provisioning.states import OutboxStatus
 
 
@@ -31,7 +51,8 @@ def enqueue(
     """Queue one e-mail in the caller's transaction; False if that cause already queued one.
 
     `INSERT … ON CONFLICT DO NOTHING` rather than select-then-insert, so two racing
-    transactions cannot both queue it.
+    transactions cannot both queue it. `RETURNING` tells whether a row went in: the
+    driver's rowcount is -1 for this statement on PostgreSQL (psycopg 3).
     """
     now = now or utcnow()
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -50,5 +71,493 @@ def enqueue(
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxEmail.__table__.c.id)
     )
-    return session.execute(statement).rowcount == 1
+    return session.execute(statement).first() is not None
+
+
+# --- Sending --------------------------------------------------------------------------
+
+# However many attempts are allowed, a message never waits longer than this between two.
+MAX_RETRY_DELAY = timedelta(days=1)
+_ERROR_CHARS = 2000  # an SMTP answer, not a transcript
+
+
+class Result(StrEnum):
+    """What one run of the sender did with one message."""
+
+    SENT = "sent"
+    RETRY = "retry"  # not taken this time; pending again with a later next_attempt_at
+    FAILED = "failed"  # permanent answer, or the last attempt allowed
+    SKIPPED = "skipped"  # another sender claimed it first
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    id: int
+    recipient: str
+    result: Result
+    attempts: int
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "recipient": self.recipient,
+            "result": self.result.value,
+            "attempts": self.attempts,
+            "error": self.error,
+            "next_attempt_at": self.next_attempt_at,
+        }
+
+
+@dataclass(slots=True)
+class SendReport:
+    """One run of `send_due`. `unreachable` is the reason no SMTP session could be opened;
+    `postponed` counts the due messages that were moved back because of it."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    postponed: int = 0
+    unreachable: str | None = None
+    remaining: int = 0  # still due after the run (the --limit was reached)
+
+    def _count(self, result: Result) -> int:
+        return sum(1 for o in self.outcomes if o.result is result)
+
+    @property
+    def sent(self) -> int:
+        return self._count(Result.SENT)
+
+    @property
+    def retried(self) -> int:
+        return self._count(Result.RETRY)
+
+    @property
+    def failed(self) -> int:
+        return self._count(Result.FAILED)
+
+    @property
+    def skipped(self) -> int:
+        return self._count(Result.SKIPPED)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "retried": self.retried,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "postponed": self.postponed,
+            "remaining": self.remaining,
+            "unreachable": self.unreachable,
+            "outcomes": [o.to_dict() for o in self.outcomes],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    id: int
+    dedupe_key: str
+    recipient: str
+    subject: str
+    body: str
+    attempts: int
+
+
+def retry_delay(settings: Settings, attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed attempt: the first delay, doubled each time."""
+    seconds = settings.outbox_retry_seconds * 2 ** min(max(attempts - 1, 0), 32)
+    return timedelta(seconds=min(seconds, MAX_RETRY_DELAY.total_seconds()))
+
+
+def send_due(
+    db: Database, settings: Settings, now: datetime | None = None, limit: int = 100
+) -> SendReport:
+    """Send up to `limit` due messages over one SMTP session; never one message twice.
+
+    Each message is claimed (pending → sending) in its own transaction by a conditional
+    UPDATE before it is handed to the server, and its result is written in another one.
+    A sender that dies in between leaves it in `sending`: reported by `stuck`, re-queued
+    only by a person (`requeue`), because it may already have been delivered.
+
+    If no session can be opened, nothing was tried: the due messages keep their attempts
+    and wait `outbox_retry_seconds` (an outage of the server must not use up, and then
+    fail, every queued message; the run reports it instead).
+
+    `now` fixes the clock (tests); otherwise each step reads the time when it happens.
+    """
+    check_settings(settings)
+
+    def clock() -> datetime:
+        return now if now is not None else utcnow()
+
+    report = SendReport()
+    if _due_count(db, clock()) == 0:
+        return report
+    with SmtpMailer(settings) as mailer:
+        try:
+            mailer.open()
+        except MailServerUnreachable as exc:
+            return _unreachable(db, settings, clock(), report, str(exc))
+        handled: list[int] = []
+        while len(handled) < limit:
+            claimed, won = _claim_next(db, clock(), handled)
+            if claimed is None:
+                break
+            handled.append(claimed.id)
+            if not won:
+                report.outcomes.append(
+                    Outcome(claimed.id, claimed.recipient, Result.SKIPPED, claimed.attempts)
+                )
+                continue
+            try:
+                _deliver(mailer, settings, claimed, clock())
+            except MailServerUnreachable as exc:
+                _release(db, settings, claimed, clock(), str(exc))
+                report.postponed += 1
+                return _unreachable(db, settings, clock(), report, str(exc))
+            except DeliveryFailed as exc:
+                report.outcomes.append(
+                    _record_failure(db, settings, claimed, clock(), exc.text, exc.permanent)
+                )
+                continue
+            report.outcomes.append(_record_sent(db, claimed, clock()))
+    report.remaining = _due_count(db, clock())
+    return report
+
+
+def _deliver(mailer: SmtpMailer, settings: Settings, claimed: _Claimed, now: datetime) -> None:
+    try:
+        message = build_message(
+            settings,
+            dedupe_key=claimed.dedupe_key,
+            recipient=claimed.recipient,
+            subject=claimed.subject,
+            body=claimed.body,
+            date=now,
+        )
+    except (ValueError, LookupError) as exc:
+        raise DeliveryFailed(f"cannot write the message: {exc}", permanent=True) from exc
+    mailer.send(message, claimed.recipient)
+
+
+def _due(now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        OutboxEmail.status == OutboxStatus.PENDING.value,
+        OutboxEmail.next_attempt_at <= now,
+    ]
+
+
+def _due_count(db: Database, now: datetime) -> int:
+    with db.read() as session:
+        return session.scalar(select(func.count()).select_from(OutboxEmail).where(*_due(now))) or 0
+
+
+def _claim_next(db: Database, now: datetime, exclude: list[int]) -> tuple[_Claimed | None, bool]:
+    """Take the oldest due message not yet handled in this run: (message, won the claim).
+
+    `SKIP LOCKED` lets two PostgreSQL senders pass each other instead of queueing on one
+    row (SQLite ignores it: `BEGIN IMMEDIATE` already serialises the writers); the
+    conditional UPDATE is what guarantees a single owner on every database.
+    """
+    with db.write() as session:
+        row = session.execute(
+            select(
+                OutboxEmail.id,
+                OutboxEmail.dedupe_key,
+                OutboxEmail.recipient,
+                OutboxEmail.subject,
+                OutboxEmail.body,
+                OutboxEmail.attempts,
+            )
+            .where(*_due(now), OutboxEmail.id.not_in(exclude))
+            .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if row is None:
+            return None, False
+        claim = session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.id == row.id, OutboxEmail.status == OutboxStatus.PENDING.value)
+            .values(status=OutboxStatus.SENDING.value, claimed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return _Claimed(*row), claim.rowcount == 1
+
+
+def _record_sent(db: Database, claimed: _Claimed, now: datetime) -> Outcome:
+    """Sent is sent: also over a person's re-queue that raced this send, so the re-queued
+    copy is not delivered a second time."""
+    attempts = claimed.attempts + 1
+    with db.write() as session:
+        session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.id == claimed.id, OutboxEmail.status != OutboxStatus.SENT.value)
+            .values(status=OutboxStatus.SENT.value, sent_at=now, attempts=attempts)
+            .execution_options(synchronize_session=False)
+        )
+    return Outcome(claimed.id, claimed.recipient, Result.SENT, attempts)
+
+
+def _record_failure(
+    db: Database,
+    settings: Settings,
+    claimed: _Claimed,
+    now: datetime,
+    error: str,
+    permanent: bool,
+) -> Outcome:
+    attempts = claimed.attempts + 1
+    error = error[:_ERROR_CHARS]
+    values: dict[str, Any] = {"attempts": attempts, "last_error": error}
+    if permanent or attempts >= settings.outbox_max_attempts:
+        values["status"] = OutboxStatus.FAILED.value
+        outcome = Outcome(claimed.id, claimed.recipient, Result.FAILED, attempts, error)
+    else:
+        retry_at = now + retry_delay(settings, attempts)
+        values |= {"status": OutboxStatus.PENDING.value, "next_attempt_at": retry_at}
+        outcome = Outcome(claimed.id, claimed.recipient, Result.RETRY, attempts, error, retry_at)
+    with db.write() as session:
+        session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.id == claimed.id, OutboxEmail.status == OutboxStatus.SENDING.value)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    return outcome
+
+
+def _release(
+    db: Database, settings: Settings, claimed: _Claimed, now: datetime, error: str
+) -> None:
+    """Give back a claimed message that never reached the server (no attempt used)."""
+    with db.write() as session:
+        session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.id == claimed.id, OutboxEmail.status == OutboxStatus.SENDING.value)
+            .values(
+                status=OutboxStatus.PENDING.value,
+                next_attempt_at=now + retry_delay(settings, 1),
+                last_error=error[:_ERROR_CHARS],
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _unreachable(
+    db: Database, settings: Settings, now: datetime, report: SendReport, error: str
+) -> SendReport:
+    """Move every due message back by the first retry delay, attempts untouched."""
+    with db.write() as session:
+        moved = session.execute(
+            update(OutboxEmail)
+            .where(*_due(now))
+            .values(next_attempt_at=now + retry_delay(settings, 1), last_error=error[:_ERROR_CHARS])
+            .execution_options(synchronize_session=False)
+        )
+    report.postponed += moved.rowcount
+    report.unreachable = error
+    report.remaining = 0
+    return report
+
+
+# --- Looking and putting back ---------------------------------------------------------
+
+
+def stuck_after(settings: Settings) -> timedelta:
+    """How long a claim lasts before it counts as stuck.
+
+    One send waits on the server a handful of times (connect, STARTTLS, login, MAIL, RCPT,
+    DATA), each bounded by `smtp_timeout`; a claim much older than that belongs to a
+    sender that stopped. Re-queuing a younger one could send it twice.
+    """
+    return max(timedelta(minutes=15), 10 * timedelta(seconds=settings.smtp_timeout))
+
+
+def _row(email: OutboxEmail, stuck_before: datetime) -> dict[str, Any]:
+    return {
+        "id": email.id,
+        "status": email.status,
+        "stuck": email.status == OutboxStatus.SENDING.value
+        and email.claimed_at is not None
+        and email.claimed_at < stuck_before,
+        "kind": email.kind,
+        "order_id": email.order_id,
+        "recipient": email.recipient,
+        "subject": email.subject,
+        "attempts": email.attempts,
+        "next_attempt_at": email.next_attempt_at,
+        "last_error": email.last_error,
+        "created_at": email.created_at,
+        "claimed_at": email.claimed_at,
+        "sent_at": email.sent_at,
+        "dedupe_key": email.dedupe_key,
+    }
+
+
+def list_messages(
+    db: Database,
+    *,
+    status: OutboxStatus | None = None,
+    order_id: str | None = None,
+    older_than: timedelta = timedelta(minutes=15),
+    now: datetime | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Messages in id order, streamed (the outbox keeps every sent message).
+
+    `stuck` is true for a message claimed longer ago than `older_than`.
+    """
+    stuck_before = (now or utcnow()) - older_than
+    statement = select(OutboxEmail).order_by(OutboxEmail.id)
+    if status is not None:
+        statement = statement.where(OutboxEmail.status == OutboxStatus(status).value)
+    if order_id is not None:
+        statement = statement.where(OutboxEmail.order_id == order_id)
+    with db.read() as session:
+        for email in session.scalars(statement.execution_options(yield_per=500)):
+            yield _row(email, stuck_before)
+
+
+def stuck(db: Database, older_than: timedelta, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Messages left in `sending` longer than `older_than`: their sender stopped mid-send,
+    so nobody knows whether they arrived. A person decides (`requeue`)."""
+    now = now or utcnow()
+    return [
+        row
+        for row in list_messages(db, status=OutboxStatus.SENDING, older_than=older_than, now=now)
+        if row["stuck"]
+    ]
+
+
+def requeue(db: Database, ids: Iterable[int], actor: str, now: datetime | None = None) -> list[int]:
+    """Put messages stuck in `sending` back in the queue, on purpose and audited.
+
+    The ids that were not in `sending` are left alone; the ones changed are returned.
+    Attempts are kept: whether the stuck one reached the server is unknown.
+    """
+    now = now or utcnow()
+    with db.write() as session:
+        rows = _locked(session, list(ids), OutboxStatus.SENDING)
+        return _back_to_pending(session, rows, actor, now, "outbox.requeue", reset_attempts=False)
+
+
+def retry_failed(
+    db: Database, ids: Iterable[int] | None, actor: str, now: datetime | None = None
+) -> list[int]:
+    """Put failed messages (all of them when `ids` is None) back in the queue, audited.
+
+    Their attempts start again from zero: someone fixed the cause (a mailbox, the SMTP
+    settings), so the message deserves a full set of attempts.
+    """
+    now = now or utcnow()
+    with db.write() as session:
+        rows = _locked(session, None if ids is None else list(ids), OutboxStatus.FAILED)
+        return _back_to_pending(session, rows, actor, now, "outbox.retry", reset_attempts=True)
+
+
+def retry(
+    db: Database,
+    ids: Sequence[int],
+    actor: str,
+    *,
+    older_than: timedelta,
+    now: datetime | None = None,
+) -> list[int]:
+    """`onboard outbox retry`: every failed message, or exactly the ids named, which must
+    be failed or stuck (claimed longer than `older_than` ago). All or nothing: any other id
+    refuses the whole request with every reason."""
+    now = now or utcnow()
+    if not ids:
+        return retry_failed(db, None, actor, now)
+    wanted = list(dict.fromkeys(ids))
+    with db.write() as session:
+        rows = {
+            row.id: row
+            for row in session.scalars(
+                select(OutboxEmail).where(OutboxEmail.id.in_(wanted)).with_for_update()
+            )
+        }
+        errors = [
+            error
+            for i in wanted
+            if (error := _not_retryable(rows.get(i), i, now, older_than)) is not None
+        ]
+        if errors:
+            raise InvalidInput(errors, summary=f"{len(errors)} e-mail(s) cannot be retried")
+        failed = [rows[i] for i in wanted if rows[i].status == OutboxStatus.FAILED.value]
+        sending = [rows[i] for i in wanted if rows[i].status == OutboxStatus.SENDING.value]
+        changed = _back_to_pending(session, failed, actor, now, "outbox.retry", True)
+        changed += _back_to_pending(session, sending, actor, now, "outbox.requeue", False)
+    return sorted(changed)
+
+
+def _not_retryable(
+    email: OutboxEmail | None, email_id: int, now: datetime, older_than: timedelta
+) -> FieldError | None:
+    value = str(email_id)
+    if email is None:
+        return FieldError("ID", "no such e-mail", value=value)
+    if email.status == OutboxStatus.SENT.value:
+        return FieldError("ID", f"already sent at {_when(email.sent_at)}", value=value)
+    if email.status == OutboxStatus.PENDING.value:
+        return FieldError(
+            "ID", f"already queued (next attempt {_when(email.next_attempt_at)})", value=value
+        )
+    claimed_at = email.claimed_at
+    # A `sending` row without a claim time was not claimed by a sender: nothing to wait for.
+    if email.status == OutboxStatus.SENDING.value and claimed_at and claimed_at > now - older_than:
+        return FieldError(
+            "ID",
+            f"a sender took it at {_when(claimed_at)} and may still be sending it; "
+            f"it counts as stuck {older_than.total_seconds() / 60:.0f} minutes after that",
+            value=value,
+        )
+    return None
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "an unknown time"
+
+
+def _locked(session: Session, ids: list[int] | None, status: OutboxStatus) -> list[OutboxEmail]:
+    statement = select(OutboxEmail).where(OutboxEmail.status == status.value)
+    if ids is not None:
+        statement = statement.where(OutboxEmail.id.in_(ids))
+    return list(session.scalars(statement.order_by(OutboxEmail.id).with_for_update()))
+
+
+def _back_to_pending(
+    session: Session,
+    rows: list[OutboxEmail],
+    actor: str,
+    now: datetime,
+    action: str,
+    reset_attempts: bool,
+) -> list[int]:
+    """Due now, audited one event per message with what it looked like before."""
+    events = []
+    for email in rows:
+        before = {
+            "status": email.status,
+            "attempts": email.attempts,
+            "last_error": email.last_error,
+            "claimed_at": email.claimed_at.isoformat() if email.claimed_at else None,
+        }
+        email.status = OutboxStatus.PENDING.value
+        email.next_attempt_at = now
+        if reset_attempts:
+            email.attempts = 0
+        events.append(
+            AuditEvent(
+                at=now,
+                actor=actor,
+                action=action,
+                entity_type="outbox_email",
+                entity_id=str(email.id),
+                before=before,
+                after={"status": email.status, "attempts": email.attempts},
+            )
+        )
+    session.add_all(events)
+    return [email.id for email in rows]

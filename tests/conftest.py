@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,8 @@ def _postgres_or_skip() -> str:
     return normalize_url(POSTGRES_URL)
 
 
-@pytest.fixture
-def postgres_schema_url() -> Iterator[str]:
+@contextmanager
+def private_postgres_schema() -> Iterator[str]:
     """A URL whose connections live in a fresh, private schema (dropped afterwards)."""
     base = _postgres_or_skip()
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -50,6 +51,12 @@ def postgres_schema_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    with private_postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provisioning.cli import database, dataset, demo, finder  # noqa: F401  (registers commands)
+from provisioning.cli import database, dataset, demo, finder, orders, outbox  # noqa: F401  (registers commands)
 from provisioning.cli.app import cli
 
 

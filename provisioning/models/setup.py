@@ -47,7 +47,7 @@ class CallingLocation(Base):
     address_line2: Mapped[str | None] = mapped_column(String(255))
     city: Mapped[str] = mapped_column(String(128))
     postal_code: Mapped[str] = mapped_column(String(32))
-    state_code: Mapped[str | None] = mapped_column(String(16))
+    state_code: Mapped[str | None] = mapped_column(String(64))
     sip_address: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(320))

@@ -1,5 +1,5 @@
 """Provisioning workflow: mapping time, deadlines, drafts, approvals, partner access,
-an outbox claim state.
+an outbox claim state, room for long state names in Calling addresses.
 
 Revision ID: 0003
 Revises: 0002
@@ -43,6 +43,12 @@ def upgrade() -> None:
         "order_services", sa.Column("provisioned_at", UTCDateTime(timezone=True), nullable=True)
     )
     op.add_column("order_services", sa.Column("draft", sa.JSON(), nullable=True))
+
+    # Subdivision keys of the address data run to 40 characters ("Dadra and Nagar Haveli…").
+    with op.batch_alter_table("calling_locations") as batch:
+        batch.alter_column(
+            "state_code", type_=sa.String(64), existing_type=sa.String(16), existing_nullable=True
+        )
 
     op.add_column("outbox", sa.Column("claimed_at", UTCDateTime(timezone=True), nullable=True))
     with op.batch_alter_table("outbox") as batch:
@@ -115,6 +121,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("calling_locations") as batch:
+        batch.alter_column(
+            "state_code", type_=sa.String(16), existing_type=sa.String(64), existing_nullable=True
+        )
     op.drop_table("partner_access")
     op.drop_table("org_approvals")
     with op.batch_alter_table("outbox") as batch:

@@ -1,0 +1,155 @@
+"""`onboard outbox send|list|retry`: the queued e-mails and the SMTP sender."""
+
+from __future__ import annotations
+
+import click
+
+from provisioning import outbox
+from provisioning.cli.app import (
+    CliContext,
+    actor_option,
+    cli,
+    format_option,
+    handle_errors,
+    pass_ctx,
+    resolve_actor,
+)
+from provisioning.cli.output import emit_object, emit_rows
+from provisioning.mailer import MailServerUnreachable
+from provisioning.states import OutboxStatus
+
+_OUTCOME_COLUMNS = ["id", "recipient", "result", "attempts", "next_attempt_at", "error"]
+_LIST_COLUMNS = [
+    "id",
+    "status",
+    "order_id",
+    "recipient",
+    "subject",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+]
+_TABLE_TEXT = 60  # long SMTP answers are cut in tables; json shows them whole
+
+
+@cli.group("outbox")
+def outbox_group() -> None:
+    """Queued e-mails: send the due ones over SMTP, list them, retry failed or stuck ones."""
+
+
+@outbox_group.command("send")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="At most this many e-mails in this run.",
+)
+@format_option("table", "json")
+@pass_ctx
+@handle_errors
+def outbox_send(ctx: CliContext, limit: int, fmt: str) -> None:
+    """Send the e-mails that are due over one SMTP session (ONBOARD_SMTP_* settings).
+
+    Each e-mail is claimed before it is sent, so two senders running at once never send
+    one twice. A 4xx answer or a lost connection is retried later, the delay doubling
+    each time (ONBOARD_OUTBOX_RETRY_SECONDS), until ONBOARD_OUTBOX_MAX_ATTEMPTS; a 5xx
+    answer to the recipient or the message fails it at once.
+
+    Exit 0 when every due e-mail was handled (a scheduled retry counts as handled).
+    Exit 1 when the SMTP server could not be reached (it is only contacted when something
+    is due): the due e-mails stay pending, keep their attempts and wait one retry delay.
+
+    JSON keys: sent, retried, failed, skipped, postponed, remaining (still due: the
+    --limit was reached), unreachable (null or why), outcomes (id, recipient, result,
+    attempts, error, next_attempt_at).
+    """
+    report = outbox.send_due(ctx.db, ctx.settings, limit=limit)
+    if fmt == "json":
+        emit_object(report.to_dict(), fmt)
+    else:
+        if report.outcomes:
+            rows = [{**o.to_dict(), "error": _cut(o.error)} for o in report.outcomes]
+            emit_rows(rows, fmt, _OUTCOME_COLUMNS)
+        summary = (
+            f"sent {report.sent}, retried {report.retried}, failed {report.failed}, "
+            f"skipped {report.skipped}, postponed {report.postponed}"
+        )
+        if report.remaining:
+            summary += f"; {report.remaining} more due (run again or raise --limit)"
+        click.echo(summary)
+    if report.unreachable:
+        raise MailServerUnreachable(
+            f"{report.unreachable}; {report.postponed} due e-mail(s) stay pending "
+            f"and are tried again in {outbox.retry_delay(ctx.settings, 1).total_seconds():.0f} s"
+        )
+
+
+@outbox_group.command("list")
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in OutboxStatus]),
+    default=None,
+    help="Only e-mails in this state (default: all).",
+)
+@click.option("--order", "order_id", metavar="ID", default=None, help="Only this order's e-mails.")
+@format_option("table", "json", "jsonl")
+@pass_ctx
+@handle_errors
+def outbox_list(ctx: CliContext, status: str | None, order_id: str | None, fmt: str) -> None:
+    """List queued and sent e-mails, oldest first, with their attempts and last SMTP error.
+
+    `stuck` marks an e-mail left in `sending` by a sender that stopped mid-send; it is
+    never re-sent by itself (`onboard outbox retry ID` does, on purpose).
+
+    JSON keys: id, status, stuck, kind, order_id, recipient, subject, attempts,
+    next_attempt_at, last_error, created_at, claimed_at, sent_at, dedupe_key.
+    """
+    rows = outbox.list_messages(
+        ctx.db,
+        status=OutboxStatus(status) if status else None,
+        order_id=order_id,
+        older_than=outbox.stuck_after(ctx.settings),
+    )
+    if fmt == "table":
+        rows = (
+            {
+                **row,
+                "status": "sending (stuck)" if row["stuck"] else row["status"],
+                "last_error": _cut(row["last_error"]),
+            }
+            for row in rows
+        )
+    emit_rows(rows, fmt, _LIST_COLUMNS)
+
+
+@outbox_group.command("retry")
+@click.argument("ids", nargs=-1, type=int, metavar="[ID]...")
+@actor_option
+@pass_ctx
+@handle_errors
+def outbox_retry(ctx: CliContext, ids: tuple[int, ...], actor: str | None) -> None:
+    """Put e-mails back in the queue, due now: every failed one, or only the IDs named.
+
+    A named ID may also be a stuck e-mail (left in `sending` longer than ten SMTP
+    timeouts, at least 15 minutes): its sender stopped mid-send, so it may already have
+    arrived; it is re-sent with the same Message-ID. Failed e-mails get their full number
+    of attempts again. Each change is recorded in the audit trail; an ID that is neither
+    failed nor stuck refuses the whole request (exit 2).
+    """
+    changed = outbox.retry(
+        ctx.db,
+        list(ids),
+        resolve_actor(ctx, actor),
+        older_than=outbox.stuck_after(ctx.settings),
+    )
+    if not changed:
+        click.echo("no failed e-mails to retry")
+        return
+    click.echo(f"{len(changed)} e-mail(s) back in the queue: {', '.join(str(i) for i in changed)}")
+
+
+def _cut(text: str | None) -> str | None:
+    if text is None or len(text) <= _TABLE_TEXT:
+        return text
+    return text[: _TABLE_TEXT - 1] + "…"

@@ -1,0 +1,120 @@
+"""What the workflow's stored values are called in front of a person.
+
+The database stores short codes (`configure_later`, `order.map`); customers and operators
+read these labels instead, in their language. One table per vocabulary keeps the PDF, the
+CLI and the dashboard naming things the same way, and a new state without a label is
+caught by the tests rather than shown raw by accident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import overload
+
+from provisioning.i18n.catalog import check_language, gettext_for
+from provisioning.states import (
+    ApprovalStatus,
+    Decision,
+    Intent,
+    OrderState,
+    PartnerRole,
+    ServiceState,
+)
+
+
+def N_(message: str) -> str:
+    """Mark a msgid for extraction without translating it: these tables are built at import
+    time, when the reader's language is not known yet."""
+    return message
+
+
+ORDER_STATES: Mapping[str, str] = {
+    OrderState.AWAITING_INTENT: N_("Waiting to hear who the order is for"),
+    OrderState.DELEGATED: N_("Delegated to someone else"),
+    OrderState.AWAITING_ORG: N_("Waiting for an organization"),
+    OrderState.AWAITING_APPROVAL: N_("Waiting for the organization's approval"),
+    OrderState.ORG_MAPPED: N_("Mapped to an organization"),
+    OrderState.COMPLETE: N_("Complete"),
+    OrderState.EXPIRED: N_("Expired"),
+    OrderState.HISTORY: N_("Decided outside Onboarding Desk"),
+}
+
+SERVICE_STATES: Mapping[str, str] = {
+    ServiceState.PENDING: N_("Not set up yet"),
+    ServiceState.PROVISIONED: N_("Provisioned"),
+    ServiceState.CONFIGURE_LATER: N_("Configure later"),
+    ServiceState.CUSTOMER_SELF_SETUP: N_("Customer sets up"),
+}
+
+INTENTS: Mapping[str, str] = {
+    Intent.CUSTOMER: N_("For a customer"),
+    Intent.OWN_COMPANY: N_("For the buyer's own company"),
+    Intent.DELEGATE: N_("Completed by someone else"),
+}
+
+PARTNER_ROLES: Mapping[str, str] = {
+    PartnerRole.PROVISIONING_ADMINISTRATOR: N_("Provisioning Administrator"),
+    PartnerRole.FULL_ADMINISTRATOR: N_("Full Administrator"),
+}
+
+DECISIONS: Mapping[str, str] = {
+    Decision.IMPORTED: N_("Imported from earlier decisions"),
+    Decision.ACCEPTED: N_("Recommended organization accepted"),
+    Decision.CHOSE_OTHER: N_("Another organization chosen"),
+    Decision.CREATED_ORG: N_("New organization created"),
+}
+
+APPROVAL_STATUSES: Mapping[str, str] = {
+    ApprovalStatus.PENDING: N_("Waiting for approval"),
+    ApprovalStatus.APPROVED: N_("Approved"),
+    ApprovalStatus.DECLINED: N_("Declined"),
+}
+
+# Product names: the same in every language, so not messages.
+SERVICES: Mapping[str, str] = {
+    "meetings": "Webex Meetings",
+    "calling": "Webex Calling",
+}
+
+# Where a Meetings site's users are managed; the names of Webex's own admin tools.
+USER_MANAGEMENT: Mapping[str, str] = {
+    "control_hub": "Control Hub",
+    "site_admin": N_("Site Administration"),
+}
+
+# The audit verbs of `provisioning.orders` (the history of an order), as past events.
+AUDIT_ACTIONS: Mapping[str, str] = {
+    "order.intent": N_("Stated who the order is for"),
+    "order.delegate": N_("Delegated the order"),
+    "order.email_corrected": N_("Corrected the provisioning e-mail"),
+    "order.welcome_resent": N_("Sent the welcome e-mail again"),
+    "order.map": N_("Mapped the order to an organization"),
+    "order.approval_requested": N_("Asked the organization's administrator for approval"),
+    "order.approved": N_("Approved adding the order to the organization"),
+    "order.declined": N_("Declined adding the order to the organization"),
+    "order.create_org": N_("Created a new organization"),
+    "order.unmap": N_("Removed the order from its organization"),
+    "order.self_setup": N_("Handed the service setup to the customer"),
+    "order.meetings": N_("Set up Webex Meetings"),
+    "order.calling": N_("Set up Webex Calling"),
+    "order.configure_later": N_("Chose to configure a service later"),
+    "order.draft_saved": N_("Saved a draft of the service setup"),
+    "order.at_risk": N_("Warned that the order is close to its deadline"),
+    "order.expired": N_("The order expired"),
+    "order.complete": N_("All services set up"),
+}
+
+
+@overload
+def label(vocabulary: Mapping[str, str], value: str, lang: str) -> str: ...
+@overload
+def label(vocabulary: Mapping[str, str], value: None, lang: str) -> None: ...
+def label(vocabulary: Mapping[str, str], value: str | None, lang: str) -> str | None:
+    """The label of `value` in `lang`; a value the table does not know (written by a newer
+    version, or imported) is shown raw, because a document that names it is more useful
+    than one that fails to render."""
+    check_language(lang)
+    if value is None:
+        return None
+    text = vocabulary.get(value)
+    return value if text is None else gettext_for(lang)(text)

@@ -1,0 +1,262 @@
+"""Read models of one order: its summary (for `orders show`, the PDF and the app) and
+the step a person resumes at."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provisioning.errors import NotFound
+from provisioning.models import (
+    AuditEvent,
+    CallingLocation,
+    MeetingsSite,
+    Order,
+    OrderLine,
+    OrderService,
+    Org,
+    OrgApproval,
+    PartnerAccess,
+)
+from provisioning.models.base import utcnow
+from provisioning.states import OrderState, ServiceState
+from provisioning.summary import (
+    HistoryEntry,
+    LicenceLine,
+    LocationSummary,
+    OrderSummary,
+    ServiceSummary,
+    SiteSummary,
+)
+
+
+def load_summary(session: Session, order_id: str, now: datetime | None = None) -> OrderSummary:
+    """Everything the order set up and who did what, as plain data."""
+    order = session.get(Order, order_id)
+    if order is None:
+        raise NotFound(f"order {order_id!r} does not exist")
+    orgs = {
+        org.org_id: org
+        for org in session.scalars(
+            select(Org).where(Org.org_id.in_([o for o in (order.org_id, order.partner_id) if o]))
+        )
+    }
+    org, partner = orgs.get(order.org_id or ""), orgs.get(order.partner_id or "")
+    lines = [
+        LicenceLine(line.service, line.quantity, line.is_trial_conversion, line.is_addon)
+        for line in session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
+        )
+    ]
+    sites = defaultdict(list)
+    for site in session.scalars(
+        select(MeetingsSite).where(MeetingsSite.order_id == order_id).order_by(MeetingsSite.id)
+    ):
+        sites["meetings"].append(
+            SiteSummary(
+                site.name, site.timezone, site.early_release, site.licences, site.users_managed_in
+            )
+        )
+    locations = [
+        LocationSummary(
+            loc.name,
+            loc.country,
+            loc.timezone,
+            loc.preferred_language,
+            loc.announcement_language,
+            loc.address_line1,
+            loc.address_line2,
+            loc.city,
+            loc.postal_code,
+            loc.state_code,
+            loc.sip_address,
+            loc.is_main,
+        )
+        for loc in session.scalars(
+            select(CallingLocation)
+            .where(CallingLocation.order_id == order_id)
+            .order_by(CallingLocation.is_main.desc(), CallingLocation.id)
+        )
+    ]
+    services = [
+        ServiceSummary(
+            service=svc.service,
+            state=svc.state,
+            licences=sum(line.quantity for line in lines if line.service == svc.service),
+            trial_conversion=any(
+                line.is_trial_conversion for line in lines if line.service == svc.service
+            ),
+            addon=any(line.is_addon for line in lines if line.service == svc.service),
+            sites=sites.get(svc.service, []),
+            locations=locations if svc.service == "calling" else [],
+            updated_by=svc.updated_by,
+            provisioned_at=svc.provisioned_at,
+        )
+        for svc in session.scalars(
+            select(OrderService)
+            .where(OrderService.order_id == order_id)
+            .order_by(OrderService.service.desc())  # meetings before calling, as the seed
+        )
+    ]
+    role = None
+    if order.org_id and order.partner_id:
+        access = session.get(PartnerAccess, (order.org_id, order.partner_id))
+        role = access.role if access else None
+    history = [
+        HistoryEntry(event.at, event.actor, event.action, event.after or {})
+        for event in session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.entity_type == "order", AuditEvent.entity_id == order_id)
+            .order_by(AuditEvent.at, AuditEvent.id)
+        )
+    ]
+    return OrderSummary(
+        order_id=order.order_id,
+        placed_at=order.placed_at,
+        state=order.state,
+        company_name=order.company_name,
+        provisioning_email=order.provisioning_email,
+        country=order.country,
+        partner_id=order.partner_id,
+        partner_name=partner.name if partner else None,
+        intent=order.intent,
+        delegate_email=order.delegate_email,
+        org_id=order.org_id,
+        org_name=org.name if org else None,
+        org_country=org.country if org else None,
+        new_org=order.new_org,
+        decision=order.decision,
+        decided_by=order.decided_by,
+        decided_at=order.decided_at,
+        mapped_at=order.mapped_at,
+        customer_admin_email=order.customer_admin_email,
+        partner_role=role,
+        lines=lines,
+        services=services,
+        history=history,
+        generated_at=now or utcnow(),
+    )
+
+
+def next_step(summary: OrderSummary) -> str:
+    """Where a person resumes: the first thing the workflow still needs."""
+    state = OrderState(summary.state)
+    if state is OrderState.AWAITING_INTENT:
+        return "intent"
+    if state is OrderState.DELEGATED:
+        return "waiting for the delegate"
+    if state is OrderState.AWAITING_ORG:
+        return "organization"
+    if state is OrderState.AWAITING_APPROVAL:
+        return "waiting for the org administrator's approval"
+    if state is OrderState.ORG_MAPPED:
+        for service in summary.services:
+            if service.state == ServiceState.PENDING:
+                return service.service
+        return "nothing: the remaining services were left for later or for the customer"
+    return "nothing"
+
+
+def order_detail(
+    session: Session, order_id: str, deadline_days: int, now: datetime | None = None
+) -> dict[str, Any]:
+    """`onboard orders show --format json`: the order, its services and what comes next.
+
+    Keys are a contract for operators' scripts: add, never rename.
+    """
+    now = now or utcnow()
+    summary = load_summary(session, order_id, now)
+    order = session.get_one(Order, order_id)
+    approval = session.scalars(
+        select(OrgApproval)
+        .where(OrgApproval.order_id == order_id)
+        .order_by(OrgApproval.id.desc())
+        .limit(1)
+    ).first()
+    services: dict[str, Any] = {}
+    for service in summary.services:
+        entry: dict[str, Any] = {
+            "state": service.state,
+            "licences": service.licences,
+            "trial_conversion": service.trial_conversion,
+            "addon": service.addon,
+            "provisioned_at": service.provisioned_at,
+        }
+        if service.service == "meetings":
+            entry["sites"] = [
+                {
+                    "name": s.name,
+                    "url": s.url,
+                    "licences": s.licences,
+                    "timezone": s.timezone,
+                    "early_release": s.early_release,
+                    "users_managed_in": s.users_managed_in,
+                }
+                for s in service.sites
+            ]
+        else:
+            main = service.location
+            entry["location"] = (
+                {
+                    "name": main.name,
+                    "country": main.country,
+                    "timezone": main.timezone,
+                    "preferred_language": main.preferred_language,
+                    "announcement_language": main.announcement_language,
+                    "address_line1": main.address_line1,
+                    "address_line2": main.address_line2,
+                    "city": main.city,
+                    "postal_code": main.postal_code,
+                    "state_code": main.state_code,
+                    "sip_address": main.sip_address,
+                }
+                if main
+                else None
+            )
+        services[service.service] = entry
+    return {
+        "order_id": summary.order_id,
+        "state": summary.state,
+        "intent": summary.intent,
+        "org_id": summary.org_id,
+        "org_name": summary.org_name,
+        "new_org": summary.new_org,
+        "decision": summary.decision,
+        "decided_by": summary.decided_by,
+        "mapped_at": summary.mapped_at,
+        "placed_at": summary.placed_at,
+        "company_name": summary.company_name,
+        "country": summary.country,
+        "provisioning_email": summary.provisioning_email,
+        "partner_id": summary.partner_id,
+        "partner_role": summary.partner_role,
+        "delegate_email": summary.delegate_email,
+        "customer_admin_email": summary.customer_admin_email,
+        "approval": (
+            {
+                "status": approval.status,
+                "org_id": approval.org_id,
+                "admin_email": approval.admin_email,
+                "decided_by": approval.decided_by,
+            }
+            if approval
+            else None
+        ),
+        "deadline": summary.placed_at + timedelta(days=deadline_days),
+        "at_risk": order.at_risk,
+        "next_step": next_step(summary),
+        "lines": [
+            {
+                "service": line.service,
+                "licences": line.quantity,
+                "trial_conversion": line.is_trial_conversion,
+                "addon": line.is_addon,
+            }
+            for line in summary.lines
+        ],
+        "services": services,
+    }

@@ -1,0 +1,113 @@
+"""What every order action shares: one locked transaction, the audit event, the result.
+
+An action loads its order with a row lock (`SELECT … FOR UPDATE` on PostgreSQL; SQLite's
+`BEGIN IMMEDIATE` already serialises writers), so two operators acting on one order at
+once are queued: the second sees the first one's result and either finds nothing left to
+do (an idempotent repeat) or gets a `Conflict`. The order's version column is the second
+line of defence: a lost update surfaces as `StaleDataError`, turned into a `Conflict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from provisioning.db import Database
+from provisioning.errors import Conflict, NotFound
+from provisioning.models import AuditEvent, Order
+from provisioning.orders.workflow import Action
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """What an action did: `changed` is False when it repeated a step already taken."""
+
+    order_id: str
+    action: str
+    changed: bool
+    state: str
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "action": self.action,
+            "changed": self.changed,
+            "state": self.state,
+            "detail": self.detail,
+        }
+
+
+@contextmanager
+def locked_order(db: Database, order_id: str) -> Iterator[tuple[Session, Order]]:
+    """One write transaction holding the order's row lock; rolled back on any error."""
+    try:
+        with db.write() as session:
+            order = session.get(Order, order_id, with_for_update=True)
+            if order is None:
+                raise NotFound(f"order {order_id!r} does not exist")
+            yield session, order
+    except StaleDataError as exc:
+        raise Conflict(
+            f"order {order_id} was changed by someone else at the same time; reload it"
+        ) from exc
+    except IntegrityError as exc:
+        raise Conflict(
+            f"order {order_id}: the change collided with another one: {exc.orig}"
+        ) from exc
+
+
+def snapshot(order: Order) -> dict[str, Any]:
+    """The order's workflow fields, as the audit trail records them before and after."""
+    return {
+        "state": order.state,
+        "intent": order.intent,
+        "delegate_email": order.delegate_email,
+        "provisioning_email": order.provisioning_email,
+        "org_id": order.org_id,
+        "decision": order.decision,
+        "customer_admin_email": order.customer_admin_email,
+    }
+
+
+def record(
+    session: Session,
+    actor: str,
+    action: Action,
+    order: Order,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    now: datetime,
+) -> None:
+    """Append the audit event of a change, in the change's own transaction."""
+    session.add(
+        AuditEvent(
+            at=now,
+            actor=actor,
+            action=action.value,
+            entity_type="order",
+            entity_id=order.order_id,
+            before=_jsonable(before),
+            after=_jsonable(after),
+        )
+    )
+
+
+def _jsonable(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+
+
+def require_actor(actor: str) -> str:
+    """Every change is recorded for a person: an empty actor is a programming error."""
+    if not actor or not actor.strip():
+        raise ValueError("an action needs the acting user")
+    return actor.strip()
