@@ -177,6 +177,14 @@ def order_detail(
         .order_by(OrgApproval.id.desc())
         .limit(1)
     ).first()
+    drafts = {
+        service: draft
+        for service, draft in session.execute(
+            select(OrderService.service, OrderService.draft).where(
+                OrderService.order_id == order_id
+            )
+        )
+    }
     services: dict[str, Any] = {}
     for service in summary.services:
         entry: dict[str, Any] = {
@@ -185,6 +193,7 @@ def order_detail(
             "trial_conversion": service.trial_conversion,
             "addon": service.addon,
             "provisioned_at": service.provisioned_at,
+            "draft": drafts.get(service.service),
         }
         if service.service == "meetings":
             entry["sites"] = [

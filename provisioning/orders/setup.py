@@ -240,9 +240,9 @@ def check_site_name_available(
     names derived from the company name. Reads only; saving may still lose a race."""
     normalised = normalise_site_name(name)
     reasons = [e.reason for e in check_site_name(normalised, "site")]
+    valid = not reasons
     with db.read() as session:
-        taken = not reasons and bool(_taken(session, [normalised]))
-        if taken:
+        if valid and _taken(session, [normalised]):
             reasons.append("already taken by another site")
         suggestions = (
             suggest_site_names(
@@ -253,7 +253,7 @@ def check_site_name_available(
         )
     return {
         "name": normalised,
-        "valid": not reasons,
+        "valid": valid,
         "free": not reasons,
         "reasons": reasons,
         "suggestions": suggestions,

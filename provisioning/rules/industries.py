@@ -32,6 +32,7 @@ INDUSTRY_VERTICALS: tuple[str, ...] = (
     "Professional Services",
     "Real Estate",
     "Telecommunications",
+    "IT Services",
     "Other",
 )
 

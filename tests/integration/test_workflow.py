@@ -354,3 +354,16 @@ def test_services_are_listed_in_the_order_summary(mini: Database) -> None:
             select(OrderService.state).where(OrderService.order_id == "ORD-1001")
         ).all()
     assert set(states) == {"pending"}
+
+
+def test_a_half_filled_setup_is_kept_and_resumed(mini: Database) -> None:
+    orders.set_intent(mini, "ORD-1001", "customer", OPERATOR)
+    orders.map_org(mini, "ORD-1001", "org-acme", OPERATOR)
+    draft = {"sites": [["acme-logistik", 200]], "timezone": "Europe/Stockholm"}
+    assert orders.save_draft(mini, "ORD-1001", "meetings", draft, OPERATOR).changed
+    assert not orders.save_draft(mini, "ORD-1001", "meetings", draft, OPERATOR).changed
+    resumed = _state(mini, "ORD-1001")
+    assert resumed["next_step"] == "meetings"
+    assert resumed["services"]["meetings"]["draft"] == draft
+    orders.set_up_meetings(mini, "ORD-1001", [("acme-logistik", 250)], "UTC", OPERATOR)
+    assert _state(mini, "ORD-1001")["services"]["meetings"]["draft"] is None  # done: cleared
