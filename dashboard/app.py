@@ -1,5 +1,5 @@
-"""Entry point: `streamlit run dashboard/app.py`. Routes to the pages and shows the shared
-sidebar; pages live in `dashboard/pages/` and stay thin."""
+"""Entry point: `streamlit run dashboard/app.py`. Draws the shared sidebar, then routes to
+the pages in `dashboard/pages/`, which stay thin (read state, call one service, render)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,27 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-st.set_page_config(page_title="Onboarding Desk", layout="wide")
+from dashboard import ui  # noqa: E402
+from dashboard.i18n import _  # noqa: E402
 
-pages = [
-    st.Page(
-        str(Path(__file__).parent / "pages" / "orders.py"),
-        title="Orders",
-        icon=":material/list:",
-        default=True,
-    )
-]
-navigation = st.navigation(pages)
+PAGES = Path(__file__).parent / "pages"
+
+st.set_page_config(page_title="Onboarding Desk", layout="wide")
+ui.sidebar()
+navigation = st.navigation(
+    {
+        _("Operations"): [
+            st.Page(PAGES / "queue.py", title=_("Queue"), icon=":material/inbox:", default=True),
+            st.Page(PAGES / "order.py", title=_("Order"), icon=":material/assignment:"),
+        ],
+        _("Management"): [
+            st.Page(PAGES / "backlog.py", title=_("Backlog"), icon=":material/monitoring:"),
+            st.Page(PAGES / "audit.py", title=_("Audit"), icon=":material/history:"),
+        ],
+        _("Analysis"): [
+            st.Page(PAGES / "matching.py", title=_("Matching"), icon=":material/model_training:"),
+        ],
+    }
+)
 st.sidebar.caption("Onboarding Desk")
 navigation.run()

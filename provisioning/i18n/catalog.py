@@ -2,7 +2,7 @@
 
 Reading the `.po` source directly (with Babel) means there is no build step and no
 compiled `.mo` file in the repository that can drift from its source: editing
-`locales/<lang>/LC_MESSAGES/messages.po` is the whole change. Compiling costs a few
+a `.po` file under `locales/<lang>/LC_MESSAGES/` is the whole change. Compiling costs a few
 milliseconds, once per language and process (`lru_cache`).
 
 English is the source language: the msgids *are* the English text, so English needs no
@@ -39,16 +39,33 @@ def check_language(lang: str) -> str:
     return lang
 
 
-def catalog_file(lang: str) -> Traversable:
-    """Where a language's `.po` file lives inside the installed package."""
-    return files("provisioning.i18n") / "locales" / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+def catalog_files(lang: str) -> list[Traversable]:
+    """A language's `.po` files inside the installed package, in name order.
+
+    One file per area of the product (`messages.po` for documents, `dashboard.po` for the
+    app, …), so people adding text to different areas never edit the same file; they
+    are read as one catalogue.
+    """
+    folder = files("provisioning.i18n") / "locales" / lang / "LC_MESSAGES"
+    return sorted((f for f in folder.iterdir() if f.name.endswith(".po")), key=lambda f: f.name)
 
 
 def load_catalog(lang: str) -> Catalog:
-    """The parsed `.po` file; tests use it to check every message is translated."""
+    """Every `.po` file of `lang` as one catalogue; tests use it to check every message is
+    translated. A msgid translated differently in two files is an error, not a coin toss."""
     check_language(lang)
-    with catalog_file(lang).open("rb") as po:
-        return read_po(po, locale=lang, domain=DOMAIN)
+    merged = Catalog(locale=lang, domain=DOMAIN)
+    for source in catalog_files(lang):
+        with source.open("rb") as po:
+            part = read_po(po, locale=lang, domain=DOMAIN)
+        for message in part:
+            if not message.id:
+                continue
+            known = merged.get(message.id)
+            if known is not None and known.string != message.string:
+                raise ValueError(f"{source.name}: {message.id!r} is already translated differently")
+            merged[message.id] = message
+    return merged
 
 
 @lru_cache(maxsize=len(LANGUAGES))

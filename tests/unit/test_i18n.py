@@ -25,8 +25,12 @@ from provisioning.states import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-# Every module that shows catalogue text; add a module here when it starts using `_()`.
-MESSAGE_SOURCES = ("provisioning/pdf.py", "provisioning/i18n/labels.py")
+# Every module of the product: any of them may show catalogue text with `_()` / `N_()`.
+MESSAGE_SOURCES = tuple(
+    str(path.relative_to(ROOT))
+    for package in ("provisioning", "dashboard")
+    for path in sorted((ROOT / package).rglob("*.py"))
+)
 KEYWORDS = {"_": None, "N_": None}
 
 
@@ -98,7 +102,7 @@ def test_fuzzy_translations_never_reach_a_reader(
         'msgid "Yes"\nmsgstr "Ja"\n',
         encoding="utf-8",
     )
-    monkeypatch.setattr(catalog, "catalog_file", lambda lang: po)
+    monkeypatch.setattr(catalog, "catalog_files", lambda lang: [po])
     catalog.translator.cache_clear()
     try:
         gettext = i18n.gettext_for("sv")
@@ -243,3 +247,18 @@ def test_country_names(code: str | None, en: str | None, sv: str | None) -> None
 def test_language_names(tag: str, en: str, sv: str) -> None:
     assert i18n.language_name(tag, "en") == en
     assert i18n.language_name(tag, "sv") == sv
+
+
+def test_the_catalogue_is_every_po_file_and_they_must_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    header = 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+    documents, app = tmp_path / "messages.po", tmp_path / "dashboard.po"
+    documents.write_text(header + 'msgid "Yes"\nmsgstr "Ja"\n', encoding="utf-8")
+    app.write_text(header + 'msgid "Queue"\nmsgstr "Kö"\n', encoding="utf-8")
+    monkeypatch.setattr(catalog, "catalog_files", lambda lang: [app, documents])
+    merged = i18n.load_catalog("sv")
+    assert (merged["Yes"].string, merged["Queue"].string) == ("Ja", "Kö")
+    app.write_text(header + 'msgid "Yes"\nmsgstr "Jo"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="translated differently"):
+        i18n.load_catalog("sv")

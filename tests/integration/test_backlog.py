@@ -1,0 +1,97 @@
+"""The backlog's SQL aggregates agree with counting the orders one by one, on both
+databases, and follow the filters."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from provisioning import backlog
+from provisioning.db import Database
+from provisioning.demo.seed import create_demo
+from provisioning.demo.world import WorldParams
+from provisioning.models import Order, OrderService
+
+pytestmark = pytest.mark.db
+
+NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def world(db: Database) -> Database:
+    create_demo(db, WorldParams(orgs=300, seed=11, now=NOW), "demo@example.com")
+    return db
+
+
+def _orders(db: Database) -> list[Order]:
+    with db.read() as session:
+        return list(session.scalars(select(Order)))
+
+
+def _services(db: Database) -> dict[str, set[str]]:
+    states: dict[str, set[str]] = {}
+    with db.read() as session:
+        for order_id, state in session.execute(select(OrderService.order_id, OrderService.state)):
+            states.setdefault(order_id, set()).add(state)
+    return states
+
+
+def test_counts_match_the_orders(world: Database) -> None:
+    every, services = _orders(world), _services(world)
+    with world.read() as session:
+        figures = backlog.counts(session, sla_days=14, now=NOW)
+    opened = [o for o in every if o.state in backlog.OPEN_STATES]
+    assert figures.by_state == dict(sorted(Counter(o.state for o in every).items()))
+    assert figures.open == len(opened) > 0
+    assert figures.delegated == sum(o.state == "delegated" for o in every) > 0
+    mapped = [o for o in every if o.state == "org_mapped"]
+    later = sum("configure_later" in services.get(o.order_id, set()) for o in mapped)
+    assert figures.configure_later == later > 0
+    sla = NOW - timedelta(days=14)
+    assert figures.past_sla == sum(o.placed_at < sla for o in opened)
+    assert figures.pending + figures.delegated + figures.by_state.get("org_mapped", 0) == (
+        figures.open
+    )
+
+
+def test_age_bands_and_trend_cover_every_open_order(world: Database) -> None:
+    every = _orders(world)
+    with world.read() as session:
+        bands = backlog.age_distribution(session, NOW)
+        trend = backlog.weekly_trend(session, weeks=8, now=NOW)
+        ages = backlog.age_percentiles(session, NOW)
+    opened = [o for o in every if o.state in backlog.OPEN_STATES]
+    assert sum(r["orders"] for r in bands) == len(opened) == ages["open"]
+    young = sum(o.placed_at > NOW - timedelta(days=2) for o in opened)
+    assert sum(r["orders"] for r in bands if r["low_days"] == 0) == young
+    assert len(trend) == 8 and trend[-1]["week"].weekday() == 0
+    first_week = trend[0]["week"]
+    placed = sum(o.placed_at >= first_week and o.state != "history" for o in every)
+    assert sum(r["opened"] for r in trend) == placed
+    assert ages["oldest_days"] >= ages["median_days"] >= 0
+
+
+def test_breakdowns_and_filters(world: Database) -> None:
+    with world.read() as session:
+        by_partner = backlog.breakdown(session, "partner")
+        by_country = backlog.breakdown(session, "country")
+        by_service = backlog.breakdown(session, "service")
+        total = backlog.counts(session, 14, NOW).open
+        partner = next(r["key"] for r in by_partner if r["key"])
+        only = backlog.counts(session, 14, NOW, backlog.BacklogFilter(partner_id=partner))
+        with pytest.raises(ValueError, match="unknown breakdown"):
+            backlog.breakdown(session, "colour")
+    assert sum(r["orders"] for r in by_partner) == total == sum(r["orders"] for r in by_country)
+    assert {r["key"] for r in by_service} <= {"meetings", "calling"}
+    assert only.open == sum(r["orders"] for r in by_partner if r["key"] == partner) < total
+    assert any(r["label"] and r["label"] != r["key"] for r in by_partner)  # partner names
+
+
+def test_stale_delegated_and_deferred_orders(world: Database) -> None:
+    with world.read() as session:
+        stale = backlog.stale_orders(session, older_than_days=3, now=NOW)
+    assert stale and all(r["idle_days"] >= 3 for r in stale)
+    assert {r["state"] for r in stale} <= {"delegated", "org_mapped"}
