@@ -21,6 +21,7 @@ from provisioning.dataset import fields
 from provisioning.demo.seed import create_demo, database_is_empty
 from provisioning.demo.world import WorldParams
 from provisioning.errors import FieldError, InvalidInput
+from provisioning.queue import refresh_matches
 
 
 def _now(value: str | None) -> datetime:
@@ -49,6 +50,12 @@ def _now(value: str | None) -> datetime:
 )
 @click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) if the database has data.")
 @click.option("--now", "now_text", metavar="ISO", help="The world's present (default: now).")
+@click.option(
+    "--score/--no-score",
+    default=True,
+    show_default=True,
+    help="Rank the waiting orders for the operators' queue right away.",
+)
 @actor_option
 @format_option("table", "json")
 @pass_ctx
@@ -60,6 +67,7 @@ def demo_command(
     out_dir: Path | None,
     if_empty: bool,
     now_text: str | None,
+    score: bool,
     actor: str | None,
     fmt: str,
 ) -> None:
@@ -77,11 +85,16 @@ def demo_command(
     except ValueError as exc:
         raise InvalidInput(FieldError("demo", str(exc))) from None
     report = create_demo(ctx.db, params, resolve_actor(ctx, actor), out_dir)
+    scored = refresh_matches(ctx.db, params.now) if score else 0
     files = [{"file": f.file, "rows": f.rows} for f in report.imported.files]
     if fmt == "json":
-        emit_object({"files": files, "orders_by_state": report.orders_by_state}, fmt)
+        emit_object(
+            {"files": files, "orders_by_state": report.orders_by_state, "scored": scored}, fmt
+        )
         return
     emit_rows(files, fmt, ["file", "rows"])
     states = [{"state": s, "orders": n} for s, n in report.orders_by_state.items()]
     click.echo()
     emit_rows(states, fmt, ["state", "orders"])
+    if score:
+        click.echo(f"\n{scored} waiting order(s) ranked for the queue")

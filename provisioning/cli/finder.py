@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from matching.matcher import MatchResult
 from matching.scorer import Thresholds
 from provisioning import finder
 from provisioning.cli.app import (
@@ -50,10 +53,13 @@ def _threshold_options(func: Any) -> Any:
 @cli.command("match")
 @click.option("--order", "order_id", metavar="ID", help="One order awaiting its org.")
 @click.option("--all", "all_orders", is_flag=True, help="Every order awaiting its org.")
+@click.option("--save", is_flag=True, help="Also keep the answers for the operators' queue.")
 @format_option("table", "json", "jsonl")
 @pass_ctx
 @handle_errors
-def match_command(ctx: CliContext, order_id: str | None, all_orders: bool, fmt: str) -> None:
+def match_command(
+    ctx: CliContext, order_id: str | None, all_orders: bool, save: bool, fmt: str
+) -> None:
     """Rank the candidate orgs of orders awaiting an org (decided orders are not listed).
 
     JSON keys: order_id, outcome (exact/domain/none), recommended_org_id (null = create a
@@ -66,6 +72,8 @@ def match_command(ctx: CliContext, order_id: str | None, all_orders: bool, fmt: 
     results = (
         [finder.match_one(ctx.db, order_id, now)] if order_id else finder.match_all(ctx.db, now)
     )
+    if save:
+        results = _saving(ctx, results, now)
     if fmt == "jsonl":
         for result in results:
             click.echo(to_json(result.to_dict()))
@@ -95,6 +103,24 @@ def match_command(ctx: CliContext, order_id: str | None, all_orders: bool, fmt: 
         ]
         emit_rows(rows, fmt, _CANDIDATE_COLUMNS)
         click.echo()
+
+
+def _saving(
+    ctx: CliContext, results: Iterable[MatchResult], now: datetime
+) -> Iterator[MatchResult]:
+    """Pass the answers through to the output, storing them in batches as they go."""
+    from provisioning.queue import store_matches
+
+    with ctx.db.read() as session:
+        version = str(finder.active_model(session).version)
+    batch: list[MatchResult] = []
+    for result in results:
+        batch.append(result)
+        yield result
+        if len(batch) == finder.MATCH_BATCH:
+            store_matches(ctx.db, batch, version, now)
+            batch = []
+    store_matches(ctx.db, batch, version, now)
 
 
 @cli.command("train")

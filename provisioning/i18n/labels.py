@@ -99,6 +99,7 @@ AUDIT_ACTIONS: Mapping[str, str] = {
     "order.calling": N_("Set up Webex Calling"),
     "order.configure_later": N_("Chose to configure a service later"),
     "order.draft_saved": N_("Saved a draft of the service setup"),
+    "order.blind_review": N_("Picked an organization in a blind review"),
     "order.at_risk": N_("Warned that the order is close to its deadline"),
     "order.expired": N_("The order expired"),
     "order.complete": N_("All services set up"),

@@ -5,17 +5,20 @@ from provisioning.models.mapping import OrgApproval, PartnerAccess
 from provisioning.models.orders import Order, OrderLine, OrderService
 from provisioning.models.orgs import Member, Org, OrgDomain
 from provisioning.models.records import AuditEvent, ModelVersion, OutboxEmail
+from provisioning.models.review import BlindReview, OrderMatch
 from provisioning.models.setup import CallingLocation, MeetingsSite
 
 __all__ = [
     "AuditEvent",
     "Base",
+    "BlindReview",
     "CallingLocation",
     "MeetingsSite",
     "Member",
     "ModelVersion",
     "Order",
     "OrderLine",
+    "OrderMatch",
     "OrderService",
     "Org",
     "OrgApproval",

@@ -32,6 +32,7 @@ class Action(StrEnum):
     CALLING = "order.calling"
     CONFIGURE_LATER = "order.configure_later"
     SAVE_DRAFT = "order.draft_saved"
+    BLIND_REVIEW = "order.blind_review"
     COMPLETE = "order.complete"
     AT_RISK = "order.at_risk"
     EXPIRE = "order.expired"
@@ -59,6 +60,7 @@ ALLOWED: dict[Action, frozenset[OrderState]] = {
     Action.CALLING: _SETTING_UP,
     Action.CONFIGURE_LATER: _SETTING_UP,
     Action.SAVE_DRAFT: _SETTING_UP,
+    Action.BLIND_REVIEW: _BEFORE_MAPPING,
     Action.AT_RISK: _OPEN,
     Action.EXPIRE: _OPEN,
 }
@@ -91,6 +93,7 @@ _VERB: dict[Action, str] = {
     Action.CALLING: "set up Calling",
     Action.CONFIGURE_LATER: "configure a service later",
     Action.SAVE_DRAFT: "save a draft",
+    Action.BLIND_REVIEW: "record a blind review",
     Action.AT_RISK: "flag the order at risk",
     Action.EXPIRE: "expire the order",
 }

@@ -1,0 +1,346 @@
+"""The operators' queue: orders that need a person, ambiguous matches first.
+
+Ranking thousands of orders on every page view would cost seconds, so the finder's answer
+for each waiting order is kept in `order_matches` (`refresh_matches`, run after imports,
+by `onboard match --all --save` and from the queue page); the queue itself is one SQL
+query over orders, their stored match and their services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, case, delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+
+from matching.matcher import MatchResult
+from matching.normalize import name_key
+from provisioning.db import Database
+from provisioning.finder import active_model, match_all
+from provisioning.models import Order, OrderMatch, OrderService, Org
+from provisioning.models.base import utcnow
+from provisioning.states import OrderState, ServiceState
+
+# Orders a person has to move on: everything open except a mapped order whose services
+# were all decided (provisioned, left for later, or handed to the customer).
+QUEUE_STATES: tuple[str, ...] = (
+    OrderState.AWAITING_INTENT.value,
+    OrderState.DELEGATED.value,
+    OrderState.AWAITING_ORG.value,
+    OrderState.AWAITING_APPROVAL.value,
+    OrderState.ORG_MAPPED.value,
+)
+_WAITING_FOR_ORG = (
+    OrderState.AWAITING_INTENT.value,
+    OrderState.DELEGATED.value,
+    OrderState.AWAITING_ORG.value,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    states: tuple[str, ...] = ()
+    partner_id: str | None = None
+    service: str | None = None
+    country: str | None = None
+    min_age_days: int | None = None
+    max_age_days: int | None = None
+    search: str | None = None  # order id, provisioning e-mail, company, org id or name
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    order_id: str
+    placed_at: datetime
+    age_days: int
+    state: str
+    company_name: str
+    provisioning_email: str
+    country: str | None
+    partner_id: str | None
+    partner_name: str | None
+    services: tuple[str, ...]
+    outcome: str | None  # exact / domain / none; None until the order is scored
+    recommended_org_id: str | None
+    recommended_org_name: str | None
+    confidence: float | None
+    review: str | None  # auto / confirm / operator
+    at_risk: bool
+    org_id: str | None
+    org_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    rows: list[QueueRow]
+    total: int
+    counts: dict[str, int]
+
+
+def _needs_a_person() -> Any:
+    """Open, and not a mapped order whose every service was already decided."""
+    pending_service = (
+        select(OrderService.order_id)
+        .where(
+            OrderService.order_id == Order.order_id,
+            OrderService.state == ServiceState.PENDING.value,
+        )
+        .exists()
+    )
+    return or_(
+        and_(Order.state.in_(QUEUE_STATES), Order.state != OrderState.ORG_MAPPED.value),
+        and_(Order.state == OrderState.ORG_MAPPED.value, pending_service),
+    )
+
+
+def _filtered(stmt: Select[Any], where: QueueFilter, now: datetime) -> Select[Any]:
+    stmt = stmt.where(_needs_a_person())
+    if where.states:
+        stmt = stmt.where(Order.state.in_(where.states))
+    if where.partner_id:
+        stmt = stmt.where(Order.partner_id == where.partner_id)
+    if where.country:
+        stmt = stmt.where(Order.country == where.country.upper())
+    if where.service:
+        stmt = stmt.where(
+            select(OrderService.order_id)
+            .where(OrderService.order_id == Order.order_id, OrderService.service == where.service)
+            .exists()
+        )
+    if where.min_age_days is not None:
+        stmt = stmt.where(Order.placed_at <= now - timedelta(days=where.min_age_days))
+    if where.max_age_days is not None:  # in whole days, as the queue shows ages
+        stmt = stmt.where(Order.placed_at > now - timedelta(days=where.max_age_days + 1))
+    text = (where.search or "").strip()
+    if text:
+        like = f"%{text.lower()}%"
+        mapped = aliased(Org)
+        org_hit = (
+            select(mapped.org_id)
+            .where(
+                mapped.org_id == Order.org_id,
+                or_(
+                    func.lower(mapped.org_id) == text.lower(),
+                    mapped.name_key.like(f"%{name_key(text)}%"),
+                ),
+            )
+            .exists()
+        )
+        stmt = stmt.where(
+            or_(
+                func.lower(Order.order_id) == text.lower(),
+                Order.provisioning_email.like(like),
+                func.lower(Order.company_name).like(like),
+                func.lower(Order.org_id) == text.lower(),
+                org_hit,
+            )
+        )
+    return stmt
+
+
+_REVIEW_RANK = case(
+    (OrderMatch.review == "operator", 0),
+    (OrderMatch.review == "confirm", 1),
+    (OrderMatch.review.is_(None), 2),
+    else_=3,
+)
+
+
+def queue(
+    session: Session,
+    where: QueueFilter = QueueFilter(),
+    limit: int = 50,
+    offset: int = 0,
+    now: datetime | None = None,
+) -> QueuePage:
+    """One page of the queue, its total and the counts shown above it."""
+    now = now or utcnow()
+    partner, org, recommended = aliased(Org), aliased(Org), aliased(Org)
+    stmt = _filtered(
+        select(
+            Order,
+            partner.name,
+            org.name,
+            OrderMatch,
+            recommended.name,
+        )
+        .outerjoin(partner, partner.org_id == Order.partner_id)
+        .outerjoin(org, org.org_id == Order.org_id)
+        .outerjoin(OrderMatch, OrderMatch.order_id == Order.order_id)
+        .outerjoin(recommended, recommended.org_id == OrderMatch.recommended_org_id),
+        where,
+        now,
+    )
+    waiting = Order.state.in_(_WAITING_FOR_ORG)
+    stmt = stmt.order_by(case((waiting, _REVIEW_RANK), else_=4), Order.placed_at, Order.order_id)
+    found = session.execute(stmt.limit(limit).offset(offset)).all()
+    services = _services(session, [o.order_id for o, *_ in found])
+    rows = [
+        _row(order, partner_name, org_name, match, recommended_name, services, now)
+        for order, partner_name, org_name, match, recommended_name in found
+    ]
+    return QueuePage(rows, _total(session, where, now), queue_counts(session, where, now))
+
+
+def _row(
+    order: Order,
+    partner_name: str | None,
+    org_name: str | None,
+    match: OrderMatch | None,
+    recommended_name: str | None,
+    services: dict[str, tuple[str, ...]],
+    now: datetime,
+) -> QueueRow:
+    scored = match is not None and order.state in _WAITING_FOR_ORG
+    return QueueRow(
+        order_id=order.order_id,
+        placed_at=order.placed_at,
+        age_days=(now - order.placed_at).days,
+        state=order.state,
+        company_name=order.company_name,
+        provisioning_email=order.provisioning_email,
+        country=order.country,
+        partner_id=order.partner_id,
+        partner_name=partner_name,
+        services=services.get(order.order_id, ()),
+        outcome=match.outcome if scored else None,
+        recommended_org_id=match.recommended_org_id if scored else None,
+        recommended_org_name=recommended_name if scored else None,
+        confidence=match.confidence if scored else None,
+        review=match.review if scored else None,
+        at_risk=order.at_risk,
+        org_id=order.org_id,
+        org_name=org_name,
+    )
+
+
+def _services(session: Session, order_ids: list[str]) -> dict[str, tuple[str, ...]]:
+    if not order_ids:
+        return {}
+    found: dict[str, list[str]] = {}
+    for order_id, service in session.execute(
+        select(OrderService.order_id, OrderService.service)
+        .where(OrderService.order_id.in_(order_ids))
+        .order_by(OrderService.order_id, OrderService.service.desc())
+    ):
+        found.setdefault(order_id, []).append(service)
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _total(session: Session, where: QueueFilter, now: datetime) -> int:
+    stmt = _filtered(select(func.count()).select_from(Order), where, now)
+    return session.scalar(stmt) or 0
+
+
+def queue_counts(
+    session: Session,
+    where: QueueFilter = QueueFilter(),
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """The tiles above the queue, in one grouped query."""
+    now = now or utcnow()
+    waiting = Order.state.in_(_WAITING_FOR_ORG)
+
+    def total(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    stmt = _filtered(
+        select(
+            total(and_(waiting, OrderMatch.review == "operator")),
+            total(and_(waiting, OrderMatch.review == "confirm")),
+            total(and_(waiting, OrderMatch.review == "auto")),
+            total(and_(waiting, OrderMatch.order_id.is_(None))),
+            total(Order.state == OrderState.DELEGATED.value),
+            total(Order.state == OrderState.AWAITING_APPROVAL.value),
+            total(Order.state == OrderState.ORG_MAPPED.value),
+            total(Order.at_risk.is_(True)),
+        )
+        .select_from(Order)
+        .outerjoin(OrderMatch, OrderMatch.order_id == Order.order_id),
+        where,
+        now,
+    )
+    values = [int(v) for v in session.execute(stmt).one()]
+    keys = (
+        "needs_operator",
+        "needs_confirmation",
+        "auto",
+        "unscored",
+        "delegated",
+        "awaiting_approval",
+        "setting_up",
+        "at_risk",
+    )
+    return dict(zip(keys, values, strict=True))
+
+
+def refresh_matches(
+    db: Database,
+    now: datetime | None = None,
+    order_ids: list[str] | None = None,
+    only_missing: bool = True,
+) -> int:
+    """Rank the orders awaiting their org with the active model and keep the answers.
+
+    `only_missing` skips orders already scored by the active model; after a new model
+    is activated every order is scored again. Returns how many were (re)scored.
+    """
+    now = now or utcnow()
+    with db.read() as session:
+        version = str(active_model(session).version)
+        current = set(
+            session.scalars(select(OrderMatch.order_id).where(OrderMatch.model_version == version))
+        )
+    wanted = set(order_ids) if order_ids is not None else None
+    results = [
+        result
+        for result in match_all(db, now)
+        if (wanted is None or result.order_id in wanted)
+        and not (only_missing and result.order_id in current)
+    ]
+    store_matches(db, results, version, now)
+    return len(results)
+
+
+def store_matches(
+    db: Database, results: Sequence[MatchResult], version: str, now: datetime | None = None
+) -> None:
+    """Keep the finder's answers (`onboard match --all --save`, `refresh_matches`), and
+    forget those of orders that have left the finder since."""
+    now = now or utcnow()
+    rows = [
+        {
+            "order_id": result.order_id,
+            "model_version": version,
+            "outcome": result.outcome.value,
+            "recommended_org_id": result.recommended_org_id,
+            "confidence": result.confidence,
+            "p_new_org": result.ranking.p_none,
+            "review": result.review.value,
+            "candidates": len(result.ranking.ranked),
+            "computed_at": now,
+        }
+        for result in results
+    ]
+    with db.write() as session:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        for start in range(0, len(rows), 1000):
+            insert = dialect.insert(OrderMatch.__table__)
+            statement = insert.on_conflict_do_update(
+                index_elements=["order_id"],
+                set_={
+                    column: insert.excluded[column] for column in rows[0] if column != "order_id"
+                },
+            )
+            session.execute(statement, rows[start : start + 1000])
+        session.execute(
+            delete(OrderMatch).where(
+                OrderMatch.order_id.in_(
+                    select(Order.order_id).where(Order.state.not_in(_WAITING_FOR_ORG))
+                )
+            )
+        )
