@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export ONBOARD_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 PORT ?= 8501
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: app test lint bench install
+.PHONY: app test lint bench install browser
 
 install: $(STAMP)
 
@@ -21,9 +22,16 @@ app: $(STAMP)
 	$(BIN)/onboard demo --if-empty
 	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The end-to-end tests drive Debian's Chromium (browsers cannot be downloaded here). As root
+# with apt-get it is installed; elsewhere the browser tests skip (CI requires them).
+browser:
+	@test -x $(CHROMIUM) || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		  apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

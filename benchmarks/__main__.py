@@ -1,8 +1,9 @@
 """`python -m benchmarks` (`make bench`): run the benchmarks and print their tables.
 
-`--only import|quality|speed` picks one (default: all). `--orgs N [N ...]` sizes the import
+`--only import|quality|speed|pages` picks one (default: all). `--orgs N [N ...]` sizes the import
 datasets (default 20000 100000), `--backend sqlite|postgresql` (repeatable; default
-both), `--quality-orgs N` / `--speed-orgs N` size the finder's worlds, `--quick` for a
+both), `--quality-orgs N` / `--speed-orgs N` size the finder's worlds, `--pages-orgs N` the
+dashboard's (200 orders per 100 orgs: 50,000 orgs give 100k orders), `--quick` for a
 small smoke run.
 """
 
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks import import_dataset, matching_quality, matching_speed
+from benchmarks import dashboard_pages, import_dataset, matching_quality, matching_speed
 
-BENCHMARKS = ("import", "quality", "speed")
+BENCHMARKS = ("import", "quality", "speed", "pages")
 
 
 def main() -> None:
@@ -22,6 +23,7 @@ def main() -> None:
     parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
     parser.add_argument("--quality-orgs", type=int, default=3_000)
     parser.add_argument("--speed-orgs", type=int, default=1_000_000)
+    parser.add_argument("--pages-orgs", type=int, default=50_000)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: does it run?")
     args = parser.parse_args()
     chosen = args.only or list(BENCHMARKS)
@@ -33,6 +35,8 @@ def main() -> None:
     if "speed" in chosen:
         backends = args.backend or ["sqlite", "postgresql"]
         matching_speed.run(2_000 if args.quick else args.speed_orgs, backends)
+    if "pages" in chosen:
+        dashboard_pages.run(500 if args.quick else args.pages_orgs, 200.0)
 
 
 if __name__ == "__main__":

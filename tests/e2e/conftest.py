@@ -1,0 +1,147 @@
+"""End to end in a real headless Chromium (Debian's, driven by Playwright): the app is
+started with `streamlit run` on a free port against its own SQLite database.
+
+Browser tests are marked `browser`; without Chromium they are skipped, unless
+`ONBOARD_REQUIRE_BROWSER=1` (CI) turns that into a failure. Screenshots go to
+`test-output/e2e/`. Tests run serially: two cores, one browser.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from provisioning.dataset import import_dataset
+from provisioning.db import Database
+from provisioning.queue import refresh_matches
+from tests.conftest import FIXTURES
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-output" / "e2e"
+CHROMIUM = os.environ.get("ONBOARD_CHROMIUM", "/usr/bin/chromium")
+REQUIRE_BROWSER = os.environ.get("ONBOARD_REQUIRE_BROWSER") == "1"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Streamlit's own readiness signal: the script finished and no skeleton is left.
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _unavailable(reason: str) -> None:
+    if REQUIRE_BROWSER:
+        pytest.fail(f"ONBOARD_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def app_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The mini dataset, its queue ranked: one order of each kind of finder outcome."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'onboard.sqlite'}"
+    db = Database(url)
+    db.ensure_schema()
+    import_dataset(db, FIXTURES / "mini", "e2e@example.com")
+    refresh_matches(db, datetime.now(UTC))
+    db.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def app_url(app_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`streamlit run dashboard/app.py` on a free port; its URL once it answers."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    env = {**os.environ, "ONBOARD_DATABASE_URL": app_database}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+        "--server.headless", "true", "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    with log.open("wb") as output:  # a file, not a pipe nobody reads: it never fills up
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                    if answer.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the app did not start:\n{log.read_text(errors='replace')}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, app_url: str, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh page (its own Streamlit session); a screenshot of it is kept at the end."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    yield tab
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def wait_idle(page) -> None:
+    """After a navigation or a click: wait until the script run is over and drawn."""
+    page.wait_for_selector(IDLE, timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll(\"[data-testid='stSkeleton']\").length === 0"
+    )
+
+
+@pytest.fixture
+def open_page(page, app_url: str) -> Callable[[str], object]:
+    def go(path: str) -> object:
+        page.goto(f"{app_url}/{path.lstrip('/')}")
+        wait_idle(page)
+        return page
+
+    return go
