@@ -3,22 +3,28 @@
 Matching reads; training writes one `ModelVersion` (and an audit event) in one
 transaction. The active version is the newest one marked active; with none, the model
 that ships with the project is used, so a fresh install matches out of the box.
+
+`publish` stores a model an analyst fitted and judged elsewhere (the notebooks) as a new
+version, with the metrics that justify it; `rollback` makes an earlier version, or the
+shipped model, active again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from matching import persistence
 from matching.candidates import DOMAIN_LIMIT, NAME_LIMIT, OrderQuery, find_candidates
+from matching.errors import MatchingError
 from matching.evaluation import (
     LabelledOrder,
     coverage_curve,
@@ -29,9 +35,10 @@ from matching.evaluation import (
     rule_of_thumb,
     threshold_effect,
 )
+from matching.features import FEATURE_NAMES
 from matching.matcher import MatchResult, match_order
 from matching.scorer import Model, Thresholds
-from matching.training import TrainingResult, fit
+from matching.training import TrainingResult, fit, is_linear_scorer
 from provisioning.db import Database
 from provisioning.errors import Conflict, FieldError, InvalidInput, NotFound
 from provisioning.finder_source import PrefetchingSource, SqlCandidateSource
@@ -102,30 +109,31 @@ def match_one(db: Database, order_id: str, now: datetime | None = None) -> Match
 
 
 def match_all(db: Database, now: datetime | None = None) -> Iterator[MatchResult]:
-    """Every order awaiting an org, oldest first, streamed in batches."""
+    """Every order awaiting an org, oldest first, streamed in batches.
+
+    The waiting orders' ids are read once, in order (a few MB for 100k orders; orgs are
+    never loaded wholesale); each batch then loads its orders by primary key. Paging with
+    ORDER BY … LIMIT instead re-sorted every waiting order for every batch.
+    """
     now = now or utcnow()
     waiting = [s.value for s in OrderState if s.awaits_org]
     with db.read() as session:
         active = active_model(session)
-        after: tuple[datetime, str] | None = None
-        while True:
-            query = select(Order).where(Order.state.in_(waiting))
-            if after is not None:
-                query = query.where(
-                    (Order.placed_at > after[0])
-                    | ((Order.placed_at == after[0]) & (Order.order_id > after[1]))
-                )
-            batch = session.scalars(
-                query.order_by(Order.placed_at, Order.order_id).limit(MATCH_BATCH)
-            ).all()
-            if not batch:
-                return
-            queries = [order_query(order) for order in batch]
+        order_ids = session.scalars(
+            select(Order.order_id)
+            .where(Order.state.in_(waiting))
+            .order_by(Order.placed_at, Order.order_id)
+        ).all()
+        for start in range(0, len(order_ids), MATCH_BATCH):
+            ids = order_ids[start : start + MATCH_BATCH]
+            loaded = {
+                o.order_id: o for o in session.scalars(select(Order).where(Order.order_id.in_(ids)))
+            }
+            queries = [order_query(loaded[i]) for i in ids if i in loaded]
             source = PrefetchingSource(session)  # one per batch: memory stays bounded
             source.prefetch(queries, DOMAIN_LIMIT, NAME_LIMIT)
-            for query_ in queries:
-                yield match_order(query_, source, active.model, now)
-            after = (batch[-1].placed_at, batch[-1].order_id)
+            for query in queries:
+                yield match_order(query, source, active.model, now)
             session.expunge_all()
 
 
@@ -302,6 +310,169 @@ def activate(db: Database, version: int, actor: str) -> bool:
                 entity_type="model_version",
                 entity_id=str(version),
                 after={"active": True},
+            )
+        )
+    return True
+
+
+def active_version(db: Database) -> int | str:
+    """The version the app and `onboard match` use now: a number, or "default" (the
+    shipped model). Reads one row; loads nothing."""
+    with db.read() as session:
+        version = session.scalar(
+            select(ModelVersion.version)
+            .where(ModelVersion.is_active.is_(True))
+            .order_by(ModelVersion.version.desc())
+            .limit(1)
+        )
+    return DEFAULT_VERSION if version is None else version
+
+
+def publish(
+    db: Database,
+    model: Model,
+    actor: str,
+    metrics: Mapping[str, Any],
+    params: Mapping[str, Any] | None = None,
+    activate: bool = True,
+) -> int:
+    """Store a model fitted outside `train` (an analyst's notebook) as a new version and,
+    unless `activate` is False, make it the one the app and `onboard match` use at once.
+
+    Nothing is re-fitted or re-judged here: the analyst brings the evidence. `metrics`
+    is stored as given; its `held_out` entry (`matching.evaluation.metrics` on orders the
+    model never saw, e.g. a cross-validation's) is what `onboard models list` shows, so
+    it is required. The artifact is loaded back exactly as the app will load it before
+    anything is written: a model the app could not use or explain is refused, not stored.
+    """
+    params = dict(params or {})
+    try:
+        stored_metrics = _plain(dict(metrics))
+        stored_params = _plain(params)
+        settings = _plain(persistence.settings_of(model))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(FieldError("metrics/params", f"must be plain JSON: {exc}")) from None
+    problems = []
+    held_out = stored_metrics.get("held_out")
+    accuracy = held_out.get("accuracy") if isinstance(held_out, dict) else None
+    if (
+        isinstance(accuracy, bool)
+        or not isinstance(accuracy, int | float)
+        or not 0 <= accuracy <= 1
+    ):
+        problems.append(
+            FieldError(
+                "metrics",
+                "needs held_out.accuracy in [0, 1] (per-order metrics on orders not fitted on)",
+            )
+        )
+    if "settings" in stored_params:
+        problems.append(FieldError("params", "'settings' is reserved for the model's own"))
+    if problems:
+        raise InvalidInput(problems)
+    artifact = _checked_artifact(model, settings)
+    with db.write() as session:
+        previous = session.scalars(
+            select(ModelVersion.version).where(ModelVersion.is_active.is_(True))
+        ).all()
+        if activate:
+            session.execute(update(ModelVersion).values(is_active=False))
+        row = ModelVersion(
+            created_by=actor,
+            is_active=activate,
+            artifact_format=persistence.FORMAT,
+            artifact=artifact,
+            params={"settings": settings, **stored_params},
+            metrics=stored_metrics,
+            thresholds=settings["thresholds"],
+        )
+        session.add(row)
+        session.flush()
+        session.add(
+            AuditEvent(
+                actor=actor,
+                action="model.publish",
+                entity_type="model_version",
+                entity_id=str(row.version),
+                before={"active": list(previous) or DEFAULT_VERSION},
+                after={"activated": activate, "accuracy": float(accuracy)},
+            )
+        )
+        return row.version
+
+
+def _checked_artifact(model: Model, settings: dict[str, Any]) -> bytes:
+    """The skops artifact of `model`, proven to load back (allow-list included) into the
+    same scores; anything but the scorer's linear pipeline is refused."""
+    if type(model) is not Model or not is_linear_scorer(model.pipeline):
+        raise InvalidInput(
+            FieldError(
+                "model",
+                "only the scorer pipeline (matching.scorer.make_pipeline: standardise + "
+                "logistic regression) can be published: the app explains every "
+                "recommendation in per-feature log-odds",
+            )
+        )
+    artifact = persistence.dump(model)
+    probe = np.vstack([np.zeros(len(FEATURE_NAMES)), np.ones(len(FEATURE_NAMES))])
+    try:
+        loaded = persistence.load(artifact, settings)
+        same = np.allclose(
+            loaded.independent_probabilities(probe), model.independent_probabilities(probe)
+        )
+    except (MatchingError, ValueError, KeyError, AttributeError) as exc:
+        raise InvalidInput(FieldError("model", f"does not load back: {exc}")) from None
+    if not same or loaded.thresholds != model.thresholds or loaded.none_bias != model.none_bias:
+        raise InvalidInput(FieldError("model", "does not load back into the same scorer"))
+    return artifact
+
+
+def _plain(value: Any) -> Any:
+    """`value` as plain JSON types (NumPy scalars and arrays included), or TypeError."""
+
+    def convert(item: Any) -> Any:
+        if isinstance(item, np.generic):
+            return item.item()
+        if isinstance(item, np.ndarray):
+            return item.tolist()
+        raise TypeError(f"{type(item).__name__} is not JSON")
+
+    return json.loads(json.dumps(value, default=convert, allow_nan=False))
+
+
+def rollback(db: Database, to: int | str, actor: str) -> bool:
+    """Make `to` active again: a version number, or "default" for the model that ships
+    with the project (then no stored version is active). The undo of a publish or an
+    activation, audited as such; returns False if `to` already was the active model."""
+    target: int | None = None
+    if str(to) != DEFAULT_VERSION:
+        try:
+            target = int(to)
+        except ValueError:
+            raise InvalidInput(
+                FieldError("to", f"a version number or {DEFAULT_VERSION!r} (got {to!r})")
+            ) from None
+    with db.write() as session:
+        if target is not None and session.get(ModelVersion, target) is None:
+            raise NotFound(f"model version {target} does not exist")
+        active = session.scalars(
+            select(ModelVersion.version).where(ModelVersion.is_active.is_(True))
+        ).all()
+        if list(active) == ([] if target is None else [target]):
+            return False
+        session.execute(update(ModelVersion).values(is_active=False))
+        if target is not None:
+            session.execute(
+                update(ModelVersion).where(ModelVersion.version == target).values(is_active=True)
+            )
+        session.add(
+            AuditEvent(
+                actor=actor,
+                action="model.rollback",
+                entity_type="model_version",
+                entity_id=str(to),
+                before={"active": list(active) or DEFAULT_VERSION},
+                after={"active": DEFAULT_VERSION if target is None else target},
             )
         )
     return True

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, func, literal, select, union_all
+from sqlalchemy import Select, bindparam, case, func, select, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -271,17 +271,19 @@ class PrefetchingSource(SqlCandidateSource):
                 and needs_name_search(exact, partner_own, on_domain)
             ):
                 wanted.add((key, order.country))
-        self._named = {pair: [] for pair in wanted}
-        if not wanted:
-            return
-        # One round trip; each branch is exactly the look-up `orgs_named` makes.
-        branches = []
-        for index, (key, country) in enumerate(sorted(wanted)):
-            nearest = _nearest_names(name_token(key), key, country, limit // 2).subquery()
-            branches.append(select(literal(index), nearest.c.org_id, nearest.c.name_key))
-        pairs = sorted(wanted)
-        for index, org_id, name in self.conn.execute(union_all(*branches)):
-            self._named[pairs[index]].append((org_id, name))
+        # The look-up `orgs_named` makes, once per distinct (name, country) of the batch.
+        # One prepared statement run per pair beats one UNION of them all: that UNION has
+        # a new shape every batch, and compiling it cost more than running the pairs.
+        self._named = {
+            (key, country): [
+                (org_id, name)
+                for org_id, name in self.conn.execute(
+                    _NAMED_IN,
+                    {"token": name_token(key), "key": key, "country": country, "half": limit // 2},
+                )
+            ]
+            for key, country in sorted(wanted)
+        }
 
     def orgs_named(self, key: str, country: str | None, limit: int) -> Sequence[tuple[str, str]]:
         if country and (key, country) in self._named:
