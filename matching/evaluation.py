@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from matching.candidates import CandidateSet, Source
-from matching.scorer import Model, Review, Thresholds, rank
+from matching.scorer import Model, Ranking, Review, Thresholds, rank
 
 COVERAGE_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
 
@@ -42,16 +42,21 @@ Finder = Callable[[LabelledOrder], Prediction]
 
 def model_finder(model: Model) -> Finder:
     def predict(order: LabelledOrder) -> Prediction:
-        ranking = rank(model, order.found, order.now)
-        best = ranking.recommended
-        return Prediction(
-            order.truth,
-            best.candidate.org_id if best else None,
-            tuple(s.candidate.org_id for s in ranking.ranked),
-            ranking.confidence,
-        )
+        return prediction_of(rank(model, order.found, order.now), order.truth)
 
     return predict
+
+
+def prediction_of(ranking: Ranking, truth: str | None) -> Prediction:
+    """The model's answer for one order, from a ranking already made (diagnostics keep the
+    ranking to explain a miss, so they must not rank twice)."""
+    best = ranking.recommended
+    return Prediction(
+        truth,
+        best.candidate.org_id if best else None,
+        tuple(s.candidate.org_id for s in ranking.ranked),
+        ranking.confidence,
+    )
 
 
 def rule_of_thumb(order: LabelledOrder) -> Prediction:
@@ -152,3 +157,71 @@ def threshold_effect(predictions: Sequence[Prediction], thresholds: Thresholds) 
 
 def _share(part: float, whole: int) -> float:
     return float(part) / whole if whole else 0.0
+
+
+def reliability_curve(predictions: Sequence[Prediction], bins: int = 10) -> list[dict[str, float]]:
+    """Calibration: per equal-width confidence bin, the mean confidence stated and the share
+    of those orders the model got right. A calibrated model lies on the diagonal; points
+    below it are over-confident, which is what makes an automatic threshold unsafe.
+    Empty bins are left out (they have no accuracy to plot)."""
+    if bins < 1:
+        raise ValueError("bins must be at least 1")
+    grouped: list[list[Prediction]] = [[] for _ in range(bins)]
+    for p in predictions:
+        grouped[min(int(p.confidence * bins), bins - 1)].append(p)
+    return [
+        {
+            "low": i / bins,
+            "high": (i + 1) / bins,
+            "orders": float(len(group)),
+            "confidence": sum(p.confidence for p in group) / len(group),
+            "accuracy": sum(p.correct for p in group) / len(group),
+        }
+        for i, group in enumerate(grouped)
+        if group
+    ]
+
+
+def precision_recall_points(
+    predictions: Sequence[Prediction], max_points: int = 200
+) -> list[dict[str, float]]:
+    """The model's answer taken only at or above a confidence threshold, for every
+    threshold the orders' confidences offer (highest first, thinned to `max_points`).
+
+    `coverage` is the share of orders answered, `precision` the share of those answered
+    right (the accuracy–coverage curve plots these two), `recall` the share of all the
+    orders the model gets right that are answered (the precision–recall curve plots
+    precision against it).
+    """
+    total = len(predictions)
+    right = sum(p.correct for p in predictions)
+    ordered = sorted(predictions, key=lambda p: -p.confidence)
+    points: list[dict[str, float]] = []
+    correct = 0
+    for covered, p in enumerate(ordered, start=1):
+        correct += p.correct
+        last_of_its_confidence = covered == total or ordered[covered].confidence < p.confidence
+        if last_of_its_confidence:
+            points.append(
+                {
+                    "threshold": p.confidence,
+                    "orders": float(covered),
+                    "coverage": covered / total,
+                    "precision": correct / covered,
+                    "recall": _share(correct, right),
+                }
+            )
+    if len(points) > max_points > 1:
+        step = (len(points) - 1) / (max_points - 1)
+        points = [points[round(i * step)] for i in range(max_points)]
+    return points
+
+
+def coverage_at(predictions: Sequence[Prediction], threshold: float) -> dict[str, float]:
+    """The orders at or above one confidence: how many (share) and how many right."""
+    covered = [p for p in predictions if p.confidence >= threshold]
+    return {
+        "threshold": threshold,
+        "coverage": _share(len(covered), len(predictions)),
+        "accuracy": _share(sum(p.correct for p in covered), len(covered)),
+    }

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, case, exists, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from provisioning.models import Order, OrderService, Org
 from provisioning.models.base import utcnow
@@ -54,11 +54,11 @@ class BacklogFilter:
         if self.states:
             stmt = stmt.where(Order.state.in_(self.states))
         if self.service:
+            # An alias: the service breakdown joins `order_services` itself, and the
+            # subquery must not correlate to that join.
+            having = aliased(OrderService)
             stmt = stmt.where(
-                exists().where(
-                    OrderService.order_id == Order.order_id,
-                    OrderService.service == self.service,
-                )
+                exists().where(having.order_id == Order.order_id, having.service == self.service)
             )
         return stmt
 

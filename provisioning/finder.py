@@ -67,10 +67,10 @@ def active_model(session: Session) -> ActiveModel:
     ).first()
     if row is None:
         return ActiveModel(persistence.load_default(), DEFAULT_VERSION)
-    return ActiveModel(_load(row), row.version)
+    return ActiveModel(load_version(row), row.version)
 
 
-def _load(row: ModelVersion) -> Model:
+def load_version(row: ModelVersion) -> Model:
     """Versions never change once stored: each artifact is deserialised once per process
     (keyed by its digest, so two databases' "version 1" never mix)."""
     settings = row.params.get("settings", {})
@@ -141,20 +141,30 @@ def labelled_orders(session: Session, now: datetime) -> list[LabelledOrder]:
     """Every decided order as a training example, candidates generated as of `now`.
 
     An org created *for* the order did not exist when it was decided: such orders are
-    examples of "new org", and the created org is not a candidate.
+    examples of "new org", and the created org is not a candidate. Read a batch at a time
+    through `PrefetchingSource` (a handful of queries per batch instead of several per
+    order), so a history of 40,000 decisions takes seconds.
     """
-    source = SqlCandidateSource(session)
-    decided = session.scalars(
-        select(Order).where(Order.decision.is_not(None)).order_by(Order.order_id)
-    )
-    labelled = []
-    for order in decided:
-        new_org = order.new_org or order.decision == Decision.CREATED_ORG
-        found = find_candidates(order_query(order), source)
-        if new_org and order.org_id:
-            found.candidates = [c for c in found.candidates if c.org_id != order.org_id]
-        labelled.append(LabelledOrder(found, None if new_org else order.org_id, now))
-    return labelled
+    labelled: list[LabelledOrder] = []
+    after: str | None = None
+    while True:
+        query = select(Order).where(Order.decision.is_not(None))
+        if after is not None:
+            query = query.where(Order.order_id > after)
+        batch = session.scalars(query.order_by(Order.order_id).limit(MATCH_BATCH)).all()
+        if not batch:
+            return labelled
+        queries = [order_query(order) for order in batch]
+        source = PrefetchingSource(session)
+        source.prefetch(queries, DOMAIN_LIMIT, NAME_LIMIT)
+        for order, query_ in zip(batch, queries, strict=True):
+            new_org = order.new_org or order.decision == Decision.CREATED_ORG
+            found = find_candidates(query_, source)
+            if new_org and order.org_id:
+                found.candidates = [c for c in found.candidates if c.org_id != order.org_id]
+            labelled.append(LabelledOrder(found, None if new_org else order.org_id, now))
+        after = batch[-1].order_id
+        session.expunge_all()
 
 
 @dataclass(frozen=True)
@@ -242,7 +252,7 @@ def evaluate(
             row = session.get(ModelVersion, version)
             if row is None:
                 raise NotFound(f"model version {version} does not exist")
-            active = ActiveModel(_load(row), row.version)
+            active = ActiveModel(load_version(row), row.version)
         orders = labelled_orders(session, now)
     if not orders:
         raise InvalidInput(FieldError("history", "no decided orders to evaluate on"))

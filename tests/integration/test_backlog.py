@@ -80,12 +80,18 @@ def test_breakdowns_and_filters(world: Database) -> None:
         by_country = backlog.breakdown(session, "country")
         by_service = backlog.breakdown(session, "service")
         total = backlog.counts(session, 14, NOW).open
+        meetings_only = backlog.breakdown(
+            session, "service", backlog.BacklogFilter(service="meetings")
+        )
         partner = next(r["key"] for r in by_partner if r["key"])
         only = backlog.counts(session, 14, NOW, backlog.BacklogFilter(partner_id=partner))
         with pytest.raises(ValueError, match="unknown breakdown"):
             backlog.breakdown(session, "colour")
     assert sum(r["orders"] for r in by_partner) == total == sum(r["orders"] for r in by_country)
     assert {r["key"] for r in by_service} <= {"meetings", "calling"}
+    # Orders having Meetings, broken down by all their services (Calling too).
+    with_meetings = sum(r["orders"] for r in by_service if r["key"] == "meetings")
+    assert sum(r["orders"] for r in meetings_only if r["key"] == "meetings") == with_meetings
     assert only.open == sum(r["orders"] for r in by_partner if r["key"] == partner) < total
     assert any(r["label"] and r["label"] != r["key"] for r in by_partner)  # partner names
 

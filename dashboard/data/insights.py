@@ -1,0 +1,354 @@
+"""Read models of the backlog, matching and audit pages: cached service answers, and the
+tables, CSV files and percentages made from them in the reader's language.
+
+Cached functions take the database URL and plain filter values (so two databases or two
+filters never share an entry) and return the services' plain data; nothing cached
+depends on the language, so English and Swedish readers share every entry. The table
+and CSV builders below them are cheap and run on every rerun.
+
+TTLs follow how fast each figure goes stale and what it costs: the backlog moves by the
+minute, the audit trail by the second, while the matching diagnostics rank the whole
+history (seconds on a big desk) and only change when the history or the model does.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from babel import Locale
+from babel.numbers import format_percent
+from sqlalchemy.orm import Session
+
+from dashboard.data import clear_read_caches, database
+from dashboard.i18n import current_language
+from provisioning import audit, backlog, blind_review, finder, i18n, insights
+from provisioning.backlog import BacklogCounts, BacklogFilter
+from provisioning.db import Database
+from provisioning.finder import DEFAULT_VERSION
+from provisioning.models.base import utcnow
+
+BACKLOG_TTL = 60
+CHOICES_TTL = 300
+AUDIT_TTL = 15
+MODELS_TTL = 60
+DIAGNOSTICS_TTL = 600
+TREND_WEEKS = 12
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# --- formatting and CSV ---------------------------------------------------------------
+
+
+def percent(value: float | None, lang: str | None = None) -> str:
+    """`95.4%` / `95,4 %`: one decimal, the locale's own percent pattern; "—" for none."""
+    if value is None:
+        return "—"
+    locale = Locale.parse(i18n.BABEL_LOCALES[lang or current_language()])
+    pattern = locale.percent_formats[None].pattern
+    last_digit = pattern.rfind("0")
+    one_decimal = pattern[: last_digit + 1] + ".0" + pattern[last_digit + 1 :]
+    return format_percent(value, format=one_decimal, locale=locale)
+
+
+def safe_cell(value: Any) -> Any:
+    """A text cell a spreadsheet will show rather than execute; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """UTF-8 CSV with a byte-order mark (Excel then reads å, ä, ö right), every text
+    cell made formula-safe."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([safe_cell(h) for h in header])
+    writer.writerows([safe_cell(cell) for cell in row] for row in rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def _iso(value: date | datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+# --- backlog --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogView:
+    """Every figure of the backlog page, under one filter, read in one session."""
+
+    counts: BacklogCounts
+    ages: list[dict[str, Any]]
+    age_summary: dict[str, float | None]
+    trend: list[dict[str, Any]]
+    by_partner: list[dict[str, Any]]
+    by_service: list[dict[str, Any]]
+    by_country: list[dict[str, Any]]
+    stale: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogChoices:
+    partners: dict[str, str]  # partner org id -> name, partners with open orders
+    countries: list[str]  # ISO codes of countries with open orders
+    services: tuple[str, ...] = tuple(i18n.SERVICES)
+
+
+@st.cache_data(ttl=BACKLOG_TTL, show_spinner=False)
+def backlog_view(
+    url: str,
+    sla_days: int,
+    idle_days: int,
+    partner: str | None = None,
+    service: str | None = None,
+    country: str | None = None,
+) -> BacklogView:
+    where = BacklogFilter(partner_id=partner, service=service, country=country)
+    now = utcnow()
+    with database(url).read() as session:
+        return BacklogView(
+            counts=backlog.counts(session, sla_days, now, where),
+            ages=backlog.age_distribution(session, now, where),
+            age_summary=backlog.age_percentiles(session, now, where),
+            trend=backlog.weekly_trend(session, TREND_WEEKS, now, where),
+            by_partner=backlog.breakdown(session, "partner", where),
+            by_service=_by_service(session, where),
+            by_country=backlog.breakdown(session, "country", where),
+            stale=backlog.stale_orders(session, idle_days, now, where),
+        )
+
+
+def _by_service(session: Session, where: BacklogFilter) -> list[dict[str, Any]]:
+    """Under a service filter, the chart shows that service alone (not the other services
+    of the orders that have it)."""
+    rows = backlog.breakdown(session, "service", where)
+    return [row for row in rows if not where.service or row["key"] == where.service]
+
+
+@st.cache_data(ttl=CHOICES_TTL, show_spinner=False)
+def backlog_choices(url: str) -> BacklogChoices:
+    """Filter values that have open orders behind them (an empty choice helps nobody)."""
+    with database(url).read() as session:
+        partners = backlog.breakdown(session, "partner")
+        countries = backlog.breakdown(session, "country")
+    return BacklogChoices(
+        partners={r["key"]: r["label"] for r in partners if r["key"]},
+        countries=sorted({r["key"] for r in countries if r["key"]}),
+    )
+
+
+def queue_params(
+    state: str, partner: str | None, service: str | None, country: str | None
+) -> dict[str, str]:
+    """The Queue page's query parameters for one bucket of the backlog under its filter."""
+    wanted = {"state": state, "partner": partner, "service": service, "country": country}
+    return {key: value for key, value in wanted.items() if value}
+
+
+def _stale_table(
+    rows: Sequence[Mapping[str, Any]], lang: str, when: Callable[[Any], str]
+) -> tuple[list[str], list[list[Any]]]:
+    _ = i18n.gettext_for(lang)
+    header = [
+        _("Order ID"),
+        _("Company"),
+        _("Ordering partner"),
+        _("State"),
+        _("Delegated to"),
+        _("Placed"),
+        _("Last change"),
+        _("Days untouched"),
+        _("At risk"),
+    ]
+    body = [
+        [
+            row["order_id"],
+            row["company_name"],
+            row["partner_name"] or "",
+            i18n.label(i18n.ORDER_STATES, row["state"], lang),
+            row["delegate_email"] or "",
+            when(row["placed_at"]),
+            when(row["state_changed_at"]),
+            row["idle_days"],
+            _("Yes") if row["at_risk"] else _("No"),
+        ]
+        for row in rows
+    ]
+    return header, body
+
+
+def stale_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The orders to chase, as the page shows them (dates in the reader's format)."""
+    lang = current_language()
+    header, body = _stale_table(rows, lang, lambda d: i18n.format_date(d, lang))
+    return pd.DataFrame(body, columns=header)
+
+
+def stale_csv(rows: Sequence[Mapping[str, Any]], lang: str) -> bytes:
+    """The same orders for a spreadsheet: headings in the reader's language, ISO times."""
+    return csv_bytes(*_stale_table(rows, lang, _iso))
+
+
+# --- matching -------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=MODELS_TTL, show_spinner=False)
+def model_versions(url: str) -> list[insights.VersionSummary]:
+    return insights.model_versions(database(url))
+
+
+@st.cache_data(ttl=DIAGNOSTICS_TTL, show_spinner=False)
+def diagnostics(url: str, version: int | str) -> insights.Diagnostics:
+    """Ranks every decided order once per database, version and 10 minutes."""
+    return insights.diagnostics(database(url), version)
+
+
+def diagnosable_versions(versions: Sequence[insights.VersionSummary]) -> list[int | str]:
+    """The shipped model first (what a fresh install uses), then the stored versions."""
+    return [DEFAULT_VERSION, *(v.version for v in versions)]
+
+
+def active_version(versions: Sequence[insights.VersionSummary]) -> int | str:
+    """The version the app matches with: the active one, or the shipped model."""
+    return next((v.version for v in versions if v.active), DEFAULT_VERSION)
+
+
+@st.cache_data(ttl=MODELS_TTL, show_spinner=False)
+def blind_review_agreement(url: str) -> dict[str, Any]:
+    with database(url).read() as session:
+        return blind_review.agreement(session)
+
+
+def activate(url: str, version: int, actor: str) -> bool:
+    """Make `version` the active one; every cached figure is stale afterwards."""
+    changed = finder.activate(database(url), version, actor)
+    clear_read_caches()
+    return changed
+
+
+def versions_frame(versions: Sequence[insights.VersionSummary]) -> pd.DataFrame:
+    lang = current_language()
+    _ = i18n.gettext_for(lang)
+    rows = []
+    for v in versions:
+        scores = v.held_out
+        rows.append(
+            {
+                _("Version"): str(v.version),
+                _("Active"): "✓" if v.active else "",
+                _("Trained"): i18n.format_date(v.created_at, lang),
+                _("Trained by"): v.created_by,
+                _("Decided orders"): _number(v.trained_on, lang),
+                _("Held-out orders"): _number(v.held_out_orders, lang),
+                _("Accuracy"): percent(scores["accuracy"], lang),
+                _("Precision at 1"): percent(scores["precision_at_1"], lang),
+                _("Recall at 5"): percent(scores["recall_at_5"], lang),
+                _("New-org precision"): percent(scores["new_org_precision"], lang),
+                _("New-org recall"): percent(scores["new_org_recall"], lang),
+                _("Brier score"): _decimal(scores["brier"], lang),
+                _("Automatic at"): _decimal(v.thresholds.get("auto"), lang),
+                _("Confirm at"): _decimal(v.thresholds.get("review"), lang),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def misses_frame(misses: Sequence[insights.Miss]) -> pd.DataFrame:
+    lang = current_language()
+    _ = i18n.gettext_for(lang)
+    new_org = _("A new organization")
+    rows = [
+        {
+            _("Order ID"): m.order_id,
+            _("Company"): m.company_name,
+            _("Decided organization"): _org(m.decided_org_id, m.decided_org_name, new_org),
+            _("Model's pick"): _org(m.predicted_org_id, m.predicted_org_name, new_org),
+            _("Confidence"): percent(m.confidence, lang),
+            _("The thresholds would have"): i18n.label(insights.REVIEW_MODES, m.review, lang),
+            _("Rank of the decided organization"): _number(m.decided_rank, lang) or "—",
+            _("Evidence the model saw"): "; ".join(m.evidence),
+        }
+        for m in misses
+    ]
+    return pd.DataFrame(rows)
+
+
+def _org(org_id: str | None, name: str | None, new_org: str) -> str:
+    if org_id is None:
+        return new_org
+    return f"{name} ({org_id})" if name else org_id
+
+
+def _number(value: float | None, lang: str) -> str:
+    return i18n.format_number(value, lang) if value is not None else ""
+
+
+def _decimal(value: float | None, lang: str) -> str:
+    return i18n.format_number(round(value, 3), lang) if value is not None else "—"
+
+
+# --- audit ----------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=AUDIT_TTL, show_spinner=False)
+def audit_choices(url: str) -> audit.AuditChoices:
+    return audit.choices(database(url))
+
+
+@st.cache_data(ttl=AUDIT_TTL, show_spinner=False)
+def audit_page(url: str, where: audit.AuditFilter, page: int) -> audit.AuditPage:
+    return audit.list_events(database(url), where, page)
+
+
+def _audit_table(
+    entries: Sequence[audit.AuditEntry], lang: str, when: Callable[[datetime], str]
+) -> tuple[list[str], list[list[str]]]:
+    _ = i18n.gettext_for(lang)
+    header = [
+        _("When"),
+        _("Who"),
+        _("What"),
+        _("Record"),
+        _("Record ID"),
+        _("Changes"),
+    ]
+    body = [
+        [
+            when(entry.at),
+            entry.actor,
+            i18n.label(audit.ACTIONS, entry.action, lang),
+            i18n.label(audit.ENTITY_TYPES, entry.entity_type, lang),
+            entry.entity_id,
+            "; ".join(
+                f"{c.field}: {audit.compact(c.before)} → {audit.compact(c.after)}"
+                for c in entry.changes
+            ),
+        ]
+        for entry in entries
+    ]
+    return header, body
+
+
+def audit_frame(entries: Sequence[audit.AuditEntry]) -> pd.DataFrame:
+    lang = current_language()
+    header, body = _audit_table(entries, lang, lambda at: i18n.format_datetime(at, lang))
+    return pd.DataFrame(body, columns=header)
+
+
+def audit_csv(db: Database, where: audit.AuditFilter, lang: str) -> bytes:
+    """Every event under the filter (not only the page shown), times in ISO UTC.
+
+    The page hands this to the download button as a deferred callable, run only when the
+    person clicks, outside the script run: so it takes the database and the language
+    rather than reading them from the session."""
+    entries = audit.export_events(db, where)
+    return csv_bytes(*_audit_table(entries, lang, _iso))
