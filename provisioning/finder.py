@@ -23,7 +23,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from matching import persistence
-from matching.candidates import DOMAIN_LIMIT, NAME_LIMIT, OrderQuery, find_candidates
+from matching.candidates import (
+    DOMAIN_LIMIT,
+    NAME_LIMIT,
+    CandidateSet,
+    OrderQuery,
+    find_candidates,
+)
 from matching.errors import MatchingError
 from matching.evaluation import (
     LabelledOrder,
@@ -137,34 +143,49 @@ def match_all(db: Database, now: datetime | None = None) -> Iterator[MatchResult
             session.expunge_all()
 
 
-def labelled_orders(session: Session, now: datetime) -> list[LabelledOrder]:
-    """Every decided order as a training example, candidates generated as of `now`.
+def candidate_sets(
+    session: Session, decided_only: bool = True
+) -> Iterator[tuple[Order, CandidateSet]]:
+    """Orders (the decided ones, or all) with their candidates as the finder finds them
+    now, read a batch at a time through `PrefetchingSource` (a handful of queries per
+    batch instead of several per order).
 
-    An org created *for* the order did not exist when it was decided: such orders are
-    examples of "new org", and the created org is not a candidate. Read a batch at a time
-    through `PrefetchingSource` (a handful of queries per batch instead of several per
-    order), so a history of 40,000 decisions takes seconds.
+    An org created *for* an order did not exist when the order was decided: it is not
+    one of that order's candidates.
     """
-    labelled: list[LabelledOrder] = []
     after: str | None = None
     while True:
-        query = select(Order).where(Order.decision.is_not(None))
+        query = select(Order)
+        if decided_only:
+            query = query.where(Order.decision.is_not(None))
         if after is not None:
             query = query.where(Order.order_id > after)
         batch = session.scalars(query.order_by(Order.order_id).limit(MATCH_BATCH)).all()
         if not batch:
-            return labelled
+            return
         queries = [order_query(order) for order in batch]
         source = PrefetchingSource(session)
         source.prefetch(queries, DOMAIN_LIMIT, NAME_LIMIT)
         for order, query_ in zip(batch, queries, strict=True):
-            new_org = order.new_org or order.decision == Decision.CREATED_ORG
             found = find_candidates(query_, source)
-            if new_org and order.org_id:
+            if created_for(order) and order.org_id:
                 found.candidates = [c for c in found.candidates if c.org_id != order.org_id]
-            labelled.append(LabelledOrder(found, None if new_org else order.org_id, now))
+            yield order, found
         after = batch[-1].order_id
         session.expunge_all()
+
+
+def created_for(order: Order) -> bool:
+    """Was a new org created for this order (the history's "new org" examples)?"""
+    return bool(order.new_org) or order.decision == Decision.CREATED_ORG
+
+
+def labelled_orders(session: Session, now: datetime) -> list[LabelledOrder]:
+    """Every decided order as a training example, candidates generated as of `now`."""
+    return [
+        LabelledOrder(found, None if created_for(order) else order.org_id, now)
+        for order, found in candidate_sets(session)
+    ]
 
 
 @dataclass(frozen=True)
