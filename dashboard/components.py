@@ -1,0 +1,593 @@
+"""Pieces the operations pages draw: plain data in, Streamlit elements out.
+
+Nothing here calls the service layer or decides anything about the workflow: a component
+gets values (a candidate, an order summary, a refusal) and shows them in the reader's
+language, so the queue and the order page stay short and look alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import pandas as pd
+import streamlit as st
+from babel.numbers import format_percent
+from streamlit.delta_generator import DeltaGenerator
+
+from dashboard.data.operations import CandidateView, MatchView, OrderView, Refusal
+from dashboard.i18n import _, current_language, fmt_date, fmt_datetime, fmt_number, label
+from provisioning import i18n
+from provisioning.i18n import N_
+from provisioning.i18n.formatting import babel_locale
+from provisioning.orgs import OrgHit
+from provisioning.queue import QueueRow
+from provisioning.summary import LicenceLine, OrderSummary, ServiceSummary
+
+# The organization finder's three outcomes, in the seed's own words (workflow.md, step 3).
+OUTCOME_SENTENCES: Mapping[str, str] = {
+    "exact": N_("Based on your e-mail address, we matched your order with your organization"),
+    "domain": N_("We found matching organizations based on your e-mail address"),
+    "none": N_("No matching organization found"),
+}
+OUTCOMES: Mapping[str, str] = {
+    "exact": N_("Exact match"),
+    "domain": N_("Domain matches"),
+    "none": N_("No match"),
+}
+REVIEWS: Mapping[str, str] = {
+    "auto": N_("Confident: can be applied without review"),
+    "confirm": N_("Recommended: confirm it"),
+    "operator": N_("Ambiguous: an operator decides"),
+}
+DOMAIN_STATUSES: Mapping[str, str] = {
+    "unverified": N_("unverified"),
+    "verified": N_("verified"),
+    "claimed": N_("claimed"),
+}
+ORG_STATUSES: Mapping[str, str] = {
+    "active": N_("Active"),
+    "trial": N_("Running trial"),
+    "expired": N_("Expired organization"),
+}
+FOUND_BY: Mapping[str, str] = {
+    "exact": N_("holds the e-mail address"),
+    "domain": N_("holds the e-mail's domain"),
+    "members": N_("has users on the domain"),
+    "partner": N_("managed by the ordering partner"),
+    "name": N_("similar name"),
+}
+# The finder's features (matching/features.py), as an operator reads a reason.
+FEATURES: Mapping[str, str] = {
+    "exact_email": N_("The provisioning e-mail is a user of this organization"),
+    "domain_claimed": N_("The organization claimed the e-mail's domain"),
+    "domain_verified": N_("The organization verified the e-mail's domain"),
+    "domain_unverified": N_("The organization added the domain but never verified it"),
+    "members_only": N_("No domain added, but users on the domain"),
+    "subdomain": N_("The e-mail is on a subdomain of the organization's domain"),
+    "log_active_members": N_("Number of active users"),
+    "domain_member_share": N_("Share of its users on the e-mail's domain"),
+    "domain_activity_share": N_("Share of the domain's active users in this organization"),
+    "most_active_on_domain": N_("Most active users on the domain"),
+    "log_days_silent": N_("Time since any user was active"),
+    "status_active": N_("Status: active"),
+    "status_trial": N_("Status: running trial"),
+    "status_expired": N_("Status: expired"),
+    "log_org_age_days": N_("Age of the organization"),
+    "name_similarity": N_("Name similar to the company name"),
+    "name_exactness": N_("Name equal to the company name"),
+    "country_match": N_("Same country as the order"),
+    "managed_by_partner": N_("Managed by the ordering partner"),
+    "is_ordering_partner": N_("Is the ordering partner itself"),
+    "partner_own_address": N_("The partner typed an address of its own"),
+    "free_mail": N_("The e-mail is on a free mail service"),
+    "found_by_name_only": N_("Found by name only"),
+}
+# provisioning.rules.INDUSTRY_VERTICALS: stored in English, shown in the reader's language.
+INDUSTRIES: Mapping[str, str] = {
+    "Transportation": N_("Transportation"),
+    "Construction": N_("Construction"),
+    "Manufacturing": N_("Manufacturing"),
+    "Retail": N_("Retail"),
+    "Healthcare": N_("Healthcare"),
+    "Education": N_("Education"),
+    "Finance": N_("Finance"),
+    "Technology": N_("Technology"),
+    "Media": N_("Media"),
+    "Hospitality": N_("Hospitality"),
+    "Public Sector": N_("Public Sector"),
+    "Energy": N_("Energy"),
+    "Agriculture": N_("Agriculture"),
+    "Government": N_("Government"),
+    "Insurance": N_("Insurance"),
+    "Legal": N_("Legal"),
+    "Non-profit": N_("Non-profit"),
+    "Professional Services": N_("Professional Services"),
+    "Real Estate": N_("Real Estate"),
+    "Telecommunications": N_("Telecommunications"),
+    "IT Services": N_("IT Services"),
+    "Other": N_("Other"),
+}
+# The queue's count tiles (provisioning.queue.QueuePage.counts), in display order.
+QUEUE_COUNTS: Mapping[str, str] = {
+    "needs_operator": N_("Need an operator"),
+    "needs_confirmation": N_("Need a confirmation"),
+    "auto": N_("Confident matches"),
+    "unscored": N_("Not scored yet"),
+    "delegated": N_("Delegated"),
+    "awaiting_approval": N_("Awaiting approval"),
+    "setting_up": N_("Setting up services"),
+    "at_risk": N_("At risk"),
+}
+# Fields the service layer names in a refusal, as the form labels them.
+FIELDS: Mapping[str, str] = {
+    "intent": N_("Who the order is for"),
+    "email": N_("E-mail"),
+    "admin_email": N_("Administrator's e-mail"),
+    "org": N_("Organization"),
+    "name": N_("Name"),
+    "industry": N_("Industry"),
+    "country": N_("Country or region"),
+    "reason": N_("Reason"),
+    "sites": N_("Sites"),
+    "site": N_("Site URL name"),
+    "licences": N_("Licences"),
+    "timezone": N_("Time zone"),
+    "users_managed_in": N_("Users managed in"),
+    "preferred_language": N_("Preferred language"),
+    "announcement_language": N_("Announcement language"),
+    "address_line1": N_("Address line 1"),
+    "address_line2": N_("Address line 2"),
+    "city": N_("City"),
+    "postal_code": N_("Postal code"),
+    "state_code": N_("State, province or region"),
+    "sip_address": N_("SIP address"),
+    "service": N_("Service"),
+}
+
+
+def fmt_percent(value: float | None) -> str:
+    """`72%` / `72 %`: a probability as the reader's language writes a percentage."""
+    if value is None:
+        return ""
+    return format_percent(value, locale=babel_locale(current_language()))
+
+
+def country(code: str | None) -> str:
+    return i18n.country_name(code, current_language()) or ""
+
+
+def flash(message: str | None) -> None:
+    """The result of the last action, shown once at the top of the page after its rerun."""
+    if message:
+        st.success(message, icon=":material/check_circle:")
+
+
+# --- refusals ---------------------------------------------------------------------------
+
+
+def field_label(field: str) -> str:
+    """`site[2].licences` -> "Site 2: Licences"; a field we do not know is shown as named."""
+    head, _sep, tail = field.partition("[")
+    if tail and "]" in tail:
+        number, _close, rest = tail.partition("]")
+        inner = rest.lstrip(".")
+        what = _(FIELDS[inner]) if inner in FIELDS else inner
+        return _("Site {number}: {what}").format(number=number, what=what)
+    return _(FIELDS[head]) if head in FIELDS else field
+
+
+def field_errors(refusal: Refusal | None, field: str) -> None:
+    """The reasons a refused action gave for one field, right below that field."""
+    if refusal is None:
+        return
+    for name, reason in refusal.fields:
+        if name == field:
+            st.error(reason, icon=":material/error:")
+
+
+def refusal_summary(refusal: Refusal | None, placed: Iterable[str] = ()) -> None:
+    """Above a form: that nothing was saved, and every reason not shown next to a field."""
+    if refusal is None:
+        return
+    shown = set(placed)
+    if not refusal.fields:
+        st.error(refusal.message, icon=":material/block:")
+        return
+    st.error(_("Nothing was saved. Correct the fields marked below."), icon=":material/block:")
+    for name, reason in refusal.fields:
+        if name not in shown:
+            st.error(f"**{field_label(name)}**: {reason}")
+
+
+# --- the order --------------------------------------------------------------------------
+
+
+def fact(name: str, value: str) -> str:
+    """A bold heading over its value, as one markdown block."""
+    return f"**{name}**  \n{value}"
+
+
+def order_header(view: OrderView) -> None:
+    """Who bought what, where the order stands and how long it has left."""
+    summary, detail = view.summary, view.detail
+    st.title(summary.company_name)
+    st.caption(
+        _("Order {order} · placed {date} · {days} days ago").format(
+            order=summary.order_id,
+            date=fmt_date(summary.placed_at),
+            days=fmt_number(view.age_days),
+        )
+    )
+    left, middle, right = st.columns(3)
+    left.markdown(fact(_("State"), label(i18n.ORDER_STATES, summary.state)))
+    contact = summary.provisioning_email
+    if summary.partner_id:
+        partner = _("Partner: {partner}").format(partner=summary.partner_name or summary.partner_id)
+        contact += f"  \n{partner}"
+    middle.markdown(fact(_("Provisioning e-mail"), contact))
+    right.markdown(fact(_("Deadline"), fmt_date(detail["deadline"])))
+    if detail["at_risk"]:
+        st.warning(_("At risk: the order is close to its deadline."), icon=":material/alarm:")
+    if summary.org_id:
+        role = label(i18n.PARTNER_ROLES, summary.partner_role) if summary.partner_role else ""
+        st.markdown(
+            _("Organization: **{name}** ({org})").format(
+                name=summary.org_name or summary.org_id, org=summary.org_id
+            )
+            + (f" · {role}" if role else "")
+            + (f" · {label(i18n.DECISIONS, summary.decision)}" if summary.decision else "")
+        )
+
+
+def licence_summary(lines: Sequence[LicenceLine]) -> None:
+    """The summary of licence changes the setup starts with (workflow.md, big picture)."""
+    st.subheader(_("Summary of licence changes"))
+    if not lines:
+        st.info(_("This order has no licence lines."))
+        return
+    frame = pd.DataFrame(
+        [
+            {
+                _("Service"): label(i18n.SERVICES, line.service),
+                _("Licences"): fmt_number(line.quantity),
+                _("Trial conversion"): _("Yes") if line.is_trial_conversion else _("No"),
+                _("Add-on"): _("Yes") if line.is_addon else _("No"),
+            }
+            for line in lines
+        ]
+    )
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+def outcome_sentence(outcome: str) -> None:
+    """The finder's outcome as the seed says it to the buyer."""
+    sentence = _(OUTCOME_SENTENCES[outcome]) if outcome in OUTCOME_SENTENCES else outcome
+    if outcome == "exact":
+        st.success(sentence, icon=":material/verified:")
+    elif outcome == "domain":
+        st.info(sentence, icon=":material/domain:")
+    else:
+        st.warning(sentence, icon=":material/search_off:")
+
+
+def email_note(match: MatchView) -> None:
+    """What the provisioning e-mail can tell: its domain, or why it tells nothing."""
+    if match.free_mail and match.domain:
+        st.caption(
+            _(
+                "{domain} is a free mail service: the address says nothing about the organization."
+            ).format(domain=match.domain)
+        )
+    elif match.partner_own_address:
+        st.caption(
+            _(
+                "The partner typed an address of its own: it says nothing about the "
+                "customer's organization."
+            )
+        )
+    elif match.domain and match.host and match.host != match.domain:
+        st.caption(
+            _("E-mail domain: {domain} (the address is on its subdomain {host})").format(
+                domain=match.domain, host=match.host
+            )
+        )
+    elif match.domain:
+        st.caption(_("E-mail domain: {domain}").format(domain=match.domain))
+
+
+def recommendation(match: MatchView) -> None:
+    """What the finder recommends, how sure it is, and why the first beat the second."""
+    best = match.recommended
+    if best is not None:
+        st.markdown(
+            _("Recommended: **{name}** ({org}), confidence {confidence}").format(
+                name=best.name, org=best.org_id, confidence=fmt_percent(match.confidence)
+            )
+        )
+    else:
+        st.markdown(
+            _("Recommended: **create a new organization** (probability {p})").format(
+                p=fmt_percent(match.p_new_org)
+            )
+        )
+    st.caption(
+        " · ".join(
+            (
+                _(REVIEWS[match.review]) if match.review in REVIEWS else match.review,
+                _("Probability that no candidate is right: {p}").format(
+                    p=fmt_percent(match.p_new_org)
+                ),
+            )
+        )
+    )
+    if match.why_first:
+        st.caption(_("Why the first one: {why}").format(why=match.why_first))
+
+
+def evidence(candidate: CandidateView, domain: str | None) -> list[str]:
+    """The facts an operator checks (workflow.md step 3), in the reader's language."""
+    said = []
+    if candidate.holds_email:
+        said.append(_("The provisioning e-mail is one of its users"))
+    for name, status in candidate.domains:
+        status_text = _(DOMAIN_STATUSES[status]) if status in DOMAIN_STATUSES else status
+        said.append(_("Domain {domain}: {status}").format(domain=name, status=status_text))
+    if not candidate.domains and candidate.members_on_domain is not None and domain:
+        said.append(
+            _("No domain added; {count} users on {domain}").format(
+                count=fmt_number(candidate.members_on_domain), domain=domain
+            )
+        )
+    said.append(
+        _("{active} active of {members} users").format(
+            active=fmt_number(candidate.active_members), members=fmt_number(candidate.members)
+        )
+    )
+    if candidate.last_activity_at is None:
+        said.append(_("No user has ever been active"))
+    else:
+        said.append(_("Last activity {date}").format(date=fmt_date(candidate.last_activity_at)))
+    status = _(ORG_STATUSES[candidate.status]) if candidate.status in ORG_STATUSES else ""
+    said.append(
+        _("Status: {status} · created {date}").format(
+            status=status or candidate.status, date=fmt_date(candidate.created_at)
+        )
+    )
+    if candidate.country:
+        said.append(_("Country: {country}").format(country=country(candidate.country)))
+    if candidate.is_ordering_partner:
+        said.append(_("This is the ordering partner's own organization"))
+    elif candidate.partner_id:
+        partner = candidate.partner_name or candidate.partner_id
+        if candidate.managed_by_ordering_partner:
+            said.append(_("Managed by the ordering partner, {partner}").format(partner=partner))
+        else:
+            said.append(_("Managed by partner {partner}").format(partner=partner))
+    else:
+        said.append(_("No managing partner"))
+    return said
+
+
+def candidate_card(
+    candidate: CandidateView, domain: str | None, *, blind: bool, recommended: bool
+) -> DeltaGenerator:
+    """One candidate: name, id, score and evidence; the reasons in an expander. In a blind
+    review the score and the reasons are left out, so nothing hints at the model's pick.
+    Returns the card, so the page can put its decision button inside it."""
+    card = st.container(border=True)
+    with card:
+        title = f"**{candidate.name}**"
+        if recommended and not blind:
+            title += " · :green[" + _("recommended") + "]"
+        st.markdown(title)
+        st.caption(candidate.org_id)
+        if not blind:
+            st.metric(_("Score"), fmt_percent(candidate.score))
+        st.markdown("\n".join(f"- {fact}" for fact in evidence(candidate, domain)))
+        if not blind and candidate.reasons:
+            with st.expander(_("Reasons")):
+                st.dataframe(
+                    pd.DataFrame(
+                        [
+                            {
+                                _("Evidence"): _(FEATURES[r.feature])
+                                if r.feature in FEATURES
+                                else r.feature,
+                                _("Value"): r.value,
+                                _("Pull on the score"): r.contribution,
+                            }
+                            for r in candidate.reasons
+                        ]
+                    ),
+                    hide_index=True,
+                    width="stretch",
+                )
+                st.caption(_("Positive values raise the score, negative lower it (log-odds)."))
+    return card
+
+
+# --- services and the review ------------------------------------------------------------
+
+
+def service_status(services: Sequence[ServiceSummary]) -> None:
+    """Each service of the order and where it stands."""
+    for service in services:
+        provisioned = f" · {fmt_datetime(service.provisioned_at)}" if service.provisioned_at else ""
+        st.markdown(
+            f"**{label(i18n.SERVICES, service.service)}** — "
+            f"{label(i18n.SERVICE_STATES, service.state)}{provisioned}"
+        )
+
+
+def sites_table(service: ServiceSummary) -> None:
+    if not service.sites:
+        return
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    _("Site"): site.url,
+                    _("Licences"): fmt_number(site.licences),
+                    _("Time zone"): site.timezone,
+                    _("Early release"): _("Yes") if site.early_release else _("No"),
+                    _("Users managed in"): label(i18n.USER_MANAGEMENT, site.users_managed_in),
+                }
+                for site in service.sites
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+
+def location_details(service: ServiceSummary) -> None:
+    main = service.location
+    if main is None:
+        return
+    lang = current_language()
+    address = ", ".join(
+        part
+        for part in (
+            main.address_line1,
+            main.address_line2,
+            f"{main.postal_code} {main.city}",
+            main.state_code,
+            country(main.country),
+        )
+        if part
+    )
+    rows = (
+        (_("Main location"), main.name),
+        (_("Address"), address),
+        (_("Time zone"), main.timezone),
+        (_("Preferred language"), i18n.language_name(main.preferred_language, lang)),
+        (_("Announcement language"), i18n.language_name(main.announcement_language, lang)),
+        (_("SIP address"), main.sip_address or "—"),
+    )
+    st.markdown("\n".join(f"- **{name}**: {value}" for name, value in rows))
+
+
+def review(summary: OrderSummary) -> None:
+    """The final review: every service's state, its sites and its main location."""
+    st.subheader(_("Review"))
+    if summary.customer_admin_email:
+        st.caption(
+            _("The customer's administrator {email} was asked to set up the services.").format(
+                email=summary.customer_admin_email
+            )
+        )
+    for service in summary.services:
+        with st.container(border=True):
+            service_status([service])
+            if service.service == "meetings":
+                sites_table(service)
+            else:
+                location_details(service)
+
+
+def history(summary: OrderSummary) -> None:
+    """Who did what to the order, newest last (the audit trail)."""
+    if not summary.history:
+        return
+    with st.expander(_("History ({count})").format(count=len(summary.history))):
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        _("When"): fmt_datetime(entry.at),
+                        _("Who"): entry.actor,
+                        _("What"): label(i18n.AUDIT_ACTIONS, entry.action),
+                    }
+                    for entry in summary.history
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+
+
+def org_hit_facts(hit: OrgHit) -> str:
+    """One line of facts about an org found by "search all organizations"."""
+    domains = []
+    for text in hit.domains:  # "acme.se (claimed)"
+        name, _sep, status = text.rpartition(" (")
+        status = status.rstrip(")")
+        shown = _(DOMAIN_STATUSES[status]) if status in DOMAIN_STATUSES else status
+        domains.append(f"{name} ({shown})" if name else text)
+    parts = [
+        country(hit.country) or "—",
+        _(ORG_STATUSES[hit.status]) if hit.status in ORG_STATUSES else hit.status,
+        _("{active} active of {members} users").format(
+            active=fmt_number(hit.active_members), members=fmt_number(hit.members)
+        ),
+        ", ".join(domains) or _("no domain"),
+        _("Last activity {date}").format(date=fmt_date(hit.last_activity_at))
+        if hit.last_activity_at
+        else _("No user has ever been active"),
+    ]
+    if hit.partner_id:
+        parts.append(_("Managed by partner {partner}").format(partner=hit.partner_id))
+    return " · ".join(parts)
+
+
+def queue_frame(rows: Sequence[QueueRow]) -> pd.DataFrame:
+    """The queue's rows as the table shows them: labels in the reader's language."""
+    records = []
+    for row in rows:
+        records.append(
+            {
+                "order_id": row.order_id,
+                "age": row.age_days,
+                "state": label(i18n.ORDER_STATES, row.state),
+                "company": row.company_name,
+                "email": row.provisioning_email,
+                "country": country(row.country),
+                "partner": row.partner_name or row.partner_id or "",
+                "services": ", ".join(label(i18n.SERVICES, s) for s in row.services),
+                "outcome": _(OUTCOMES[row.outcome]) if row.outcome in OUTCOMES else "",
+                "recommended": row.recommended_org_name or row.recommended_org_id or "",
+                "confidence": None if row.confidence is None else row.confidence * 100,
+                "review": _(REVIEWS[row.review]) if row.review in REVIEWS else "",
+                "at_risk": bool(row.at_risk),
+                "org": row.org_name or row.org_id or "",
+            }
+        )
+    columns = [  # what decides the order of the queue first, the details after
+        "order_id",
+        "age",
+        "review",
+        "confidence",
+        "recommended",
+        "outcome",
+        "company",
+        "state",
+        "email",
+        "country",
+        "partner",
+        "services",
+        "at_risk",
+        "org",
+    ]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def queue_columns() -> dict[str, object]:
+    """Column headings (and formats) of the queue table, in the reader's language."""
+    return {
+        "order_id": st.column_config.TextColumn(_("Order")),
+        "age": st.column_config.NumberColumn(_("Age (days)"), format="%d"),
+        "state": st.column_config.TextColumn(_("State")),
+        "company": st.column_config.TextColumn(_("Company")),
+        "email": st.column_config.TextColumn(_("Provisioning e-mail")),
+        "country": st.column_config.TextColumn(_("Country or region")),
+        "partner": st.column_config.TextColumn(_("Partner")),
+        "services": st.column_config.TextColumn(_("Services")),
+        "outcome": st.column_config.TextColumn(_("Finder outcome")),
+        "recommended": st.column_config.TextColumn(_("Recommended organization")),
+        "confidence": st.column_config.ProgressColumn(
+            _("Confidence"), format="%.0f%%", min_value=0, max_value=100
+        ),
+        "review": st.column_config.TextColumn(_("Review")),
+        "at_risk": st.column_config.CheckboxColumn(_("At risk")),
+        "org": st.column_config.TextColumn(_("Organization")),
+    }

@@ -1,0 +1,331 @@
+"""Read models and actions of the operations pages: the queue and the order.
+
+Reads are cached (`st.cache_data`, short `ttl`) and keyed by the database URL, so a rerun
+caused by typing in a form does not query again; every successful action clears them
+(`data.clear_read_caches`). Results are plain frozen dataclasses, never ORM objects, so the
+cache can pickle them and the pages cannot lazy-load anything.
+
+Actions go through `perform`: it asks who is acting, runs one service function, and turns
+the outcome into what the next rerun shows — a success line, or the refusal with each
+field's reason, which the page draws next to that field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import streamlit as st
+
+from dashboard import ui
+from dashboard.data import clear_read_caches, current_database, database
+from dashboard.i18n import _
+from provisioning import backlog, blind_review, finder, orgs, queue
+from provisioning.errors import InvalidInput, ProvisioningError
+from provisioning.models.base import utcnow
+from provisioning.orders import ActionResult, check_site_name_available, load_summary, order_detail
+from provisioning.pdf import render_summary
+from provisioning.summary import OrderSummary
+
+PAGE_SIZE = 50
+READ_TTL = 30  # seconds: long enough for reruns, short enough for colleagues' changes
+FLASH_KEY = "ops_flash"
+REFUSALS_KEY = "ops_refusals"
+
+
+# --- reads ------------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=READ_TTL, show_spinner=False)
+def queue_page(url: str, where: queue.QueueFilter, offset: int = 0) -> queue.QueuePage:
+    """One page of the operators' queue with its counts."""
+    with database(url).read() as session:
+        return queue.queue(session, where, limit=PAGE_SIZE, offset=offset)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueChoices:
+    """What the queue's filters offer: partners and countries that have open orders."""
+
+    partners: dict[str, str]  # partner org id -> name
+    countries: tuple[str, ...]
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def queue_choices(url: str) -> QueueChoices:
+    with database(url).read() as session:
+        partners = {
+            row["key"]: row["label"] or row["key"]
+            for row in backlog.breakdown(session, "partner")
+            if row["key"]
+        }
+        countries = sorted({row["key"] for row in backlog.breakdown(session, "country")} - {None})
+    return QueueChoices(dict(sorted(partners.items(), key=lambda kv: kv[1])), tuple(countries))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An order as the order page shows it: `order_detail` (the CLI's contract, with the
+    drafts), the summary (the PDF's model) and its age."""
+
+    detail: dict[str, Any]
+    summary: OrderSummary
+    age_days: int
+
+    @property
+    def order_id(self) -> str:
+        return self.summary.order_id
+
+    @property
+    def state(self) -> str:
+        return self.summary.state
+
+    def draft(self, service: str) -> dict[str, Any]:
+        entry = self.detail["services"].get(service) or {}
+        return dict(entry.get("draft") or {})
+
+
+@st.cache_data(ttl=READ_TTL, show_spinner=False)
+def order_view(url: str, order_id: str, deadline_days: int) -> OrderView:
+    """Raises NotFound for an unknown order id (not cached)."""
+    now = utcnow()
+    with database(url).read() as session:
+        detail = order_detail(session, order_id, deadline_days, now)
+        summary = load_summary(session, order_id, now)
+    return OrderView(detail, summary, (now - summary.placed_at).days)
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    feature: str
+    value: float
+    contribution: float  # log-odds
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateView:
+    """One candidate org with the facts an operator checks (workflow.md, step 3)."""
+
+    org_id: str
+    name: str
+    score: float
+    country: str | None
+    status: str
+    created_at: datetime
+    partner_id: str | None
+    partner_name: str | None
+    members: int
+    active_members: int
+    last_activity_at: datetime | None
+    domains: tuple[tuple[str, str], ...]  # (domain, unverified/verified/claimed)
+    members_on_domain: int | None
+    holds_email: bool
+    managed_by_ordering_partner: bool
+    is_ordering_partner: bool
+    evidence: tuple[str, ...]  # the finder's own words (English)
+    reasons: tuple[Reason, ...]
+    found_by: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchView:
+    order_id: str
+    outcome: str
+    recommended_org_id: str | None
+    confidence: float
+    review: str
+    p_new_org: float
+    why_first: str | None
+    domain: str | None  # the e-mail's registrable domain
+    host: str | None  # the e-mail's own domain (a subdomain of `domain`, or the same)
+    free_mail: bool  # a consumer mail domain: no evidence of an organization
+    partner_own_address: bool  # the ordering partner typed an address of its own
+    candidates: tuple[CandidateView, ...]  # best first
+
+    @property
+    def recommended(self) -> CandidateView | None:
+        return next((c for c in self.candidates if c.org_id == self.recommended_org_id), None)
+
+
+@st.cache_data(ttl=READ_TTL, show_spinner=False)
+def match_view(url: str, order_id: str, partner_name: str | None = None) -> MatchView:
+    """The finder's ranking of one order awaiting its org (Conflict once it is decided)."""
+    result = finder.match_one(database(url), order_id)
+    public = result.to_dict()
+    found = result.ranking.found
+    partner_id = found.order.partner_id
+    partners = _partner_names(
+        url, {scored.candidate.facts.partner_id for scored in result.ranking.ranked} - {None}
+    )
+    if partner_id and partner_name:
+        partners[partner_id] = partner_name
+    candidates = []
+    for scored, shown in zip(result.ranking.ranked, public["candidates"], strict=False):
+        candidate, facts = scored.candidate, scored.candidate.facts
+        candidates.append(
+            CandidateView(
+                org_id=facts.org_id,
+                name=facts.name,
+                score=shown["score"],
+                country=facts.country,
+                status=facts.status,
+                created_at=facts.created_at,
+                partner_id=facts.partner_id,
+                partner_name=partners.get(facts.partner_id or ""),
+                members=facts.members,
+                active_members=facts.active_members,
+                last_activity_at=facts.last_activity_at,
+                domains=tuple(
+                    (hit.domain, hit.status.value)
+                    for hit in sorted(candidate.domain_hits, key=lambda h: h.domain)
+                ),
+                members_on_domain=(
+                    candidate.members_on_domain.members if candidate.members_on_domain else None
+                ),
+                holds_email="exact" in shown["found_by"],
+                managed_by_ordering_partner=bool(partner_id) and facts.partner_id == partner_id,
+                is_ordering_partner=bool(partner_id) and facts.org_id == partner_id,
+                evidence=tuple(shown["evidence"]),
+                reasons=tuple(
+                    Reason(r["feature"], float(r["value"]), float(r["contribution"]))
+                    for r in shown["reasons"]
+                ),
+                found_by=tuple(shown["found_by"]),
+            )
+        )
+    return MatchView(
+        order_id=order_id,
+        outcome=public["outcome"],
+        recommended_org_id=public["recommended_org_id"],
+        confidence=public["confidence"],
+        review=public["review"],
+        p_new_org=public["p_new_org"],
+        why_first=public["why_first"],
+        domain=found.registrable or None,
+        host=found.host or None,
+        free_mail=found.free_mail,
+        partner_own_address=found.partner_own_address,
+        candidates=tuple(candidates),
+    )
+
+
+def _partner_names(url: str, partner_ids: set[str]) -> dict[str, str]:
+    """The names of the partners managing the candidates: an org id alone means nothing
+    to an operator. One indexed look-up by id per partner (a handful per order)."""
+    names: dict[str, str] = {}
+    with database(url).read() as session:
+        for partner_id in sorted(partner_ids):
+            hit = next(iter(orgs.search_orgs(session, partner_id, limit=1)), None)
+            if hit is not None and hit.org_id == partner_id:
+                names[partner_id] = hit.name
+    return names
+
+
+@st.cache_data(ttl=READ_TTL, show_spinner=False)
+def search_orgs(url: str, text: str, country: str | None = None) -> list[orgs.OrgHit]:
+    """ "Search all organizations": by id, e-mail, domain or name."""
+    with database(url).read() as session:
+        return orgs.search_orgs(session, text, country=country)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def site_check(url: str, name: str, company_name: str | None) -> dict[str, Any]:
+    """Is a site URL name valid and free; free suggestions from the company name if not."""
+    return check_site_name_available(database(url), name, company_name)
+
+
+def is_blind(order_id: str) -> bool:
+    return blind_review.is_blind(order_id)
+
+
+@st.cache_data(ttl=READ_TTL, show_spinner=False)
+def blind_pick_made(url: str, order_id: str, reviewer: str) -> bool:
+    """Has this operator made their blind pick for the order (so the model's may show)?"""
+    with database(url).read() as session:
+        return blind_review.has_review(session, order_id, reviewer)
+
+
+def summary_pdf(order_id: str, lang: str) -> Callable[[], bytes]:
+    """The order summary PDF in the reader's language, made when the person clicks the
+    download button: rendering takes a few hundred milliseconds, which no page view
+    should pay for (Streamlit runs the callable in its own thread, outside the script)."""
+    db = current_database()
+
+    def render() -> bytes:
+        with db.read() as session:
+            summary = load_summary(session, order_id)
+        return render_summary(summary, lang)
+
+    return render
+
+
+# --- actions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why the last attempt of an action was refused: a message and each field's reason
+    (kept in the session as plain data, so it survives the rerun that shows it)."""
+
+    message: str
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+def refusal(scope: str) -> Refusal | None:
+    """The refusal of the last attempt in `scope` (a form of the page), if any."""
+    return st.session_state.get(REFUSALS_KEY, {}).get(scope)
+
+
+def forget_refusals() -> None:
+    """Another order was opened: its forms start clean."""
+    st.session_state[REFUSALS_KEY] = {}
+
+
+def take_flash() -> str | None:
+    """The success line of the last action, shown once."""
+    return st.session_state.pop(FLASH_KEY, None)
+
+
+def perform(
+    scope: str,
+    action: Callable[..., Any],
+    *args: Any,
+    done: str | Callable[[Any], str],
+    pass_actor: bool = True,
+    on_success: Callable[[Any], None] | None = None,
+    **kwargs: Any,
+) -> None:
+    """Run one service action for the person in the sidebar, then rerun the page.
+
+    Nobody in the sidebar: nothing is done (`ui.current_actor` says why). A refusal is kept
+    under `scope` and shown by the rerun next to its fields; the service changed nothing.
+    On success every cached read is dropped, so the rerun shows the new state.
+    """
+    actor = ui.current_actor()
+    if actor is None:
+        return
+    if pass_actor:
+        kwargs["actor"] = actor
+    refusals = st.session_state.setdefault(REFUSALS_KEY, {})
+    try:
+        result = action(current_database(), *args, **kwargs)
+    except InvalidInput as exc:
+        refusals[scope] = Refusal(
+            exc.summary, tuple((problem.field, problem.reason) for problem in exc.errors)
+        )
+        st.rerun()
+    except ProvisioningError as exc:
+        refusals[scope] = Refusal(str(exc))
+        st.rerun()
+    refusals.pop(scope, None)
+    clear_read_caches()
+    if on_success is not None:
+        on_success(result)
+    unchanged = isinstance(result, ActionResult) and not result.changed
+    if unchanged:
+        st.session_state[FLASH_KEY] = _("Nothing to change: that was already done.")
+    else:
+        st.session_state[FLASH_KEY] = done(result) if callable(done) else done
+    st.rerun()
