@@ -60,7 +60,7 @@ def _render(url: str, page: str) -> dict[str, Any]:
         app.session_state["ui_actor"] = "bench@example.com"
         if page != "queue":
             params = {"order": first[0].order_id} if page == "order" and first else None
-            app.switch_page(f"pages/{page}.py")
+            app.switch_page(f"views/{page}.py")
             if params:
                 app.query_params.update(params)
         started = time.perf_counter()

@@ -1,5 +1,5 @@
 """Entry point: `streamlit run dashboard/app.py`. Draws the shared sidebar, then routes to
-the pages in `dashboard/pages/`, which stay thin (read state, call one service, render)."""
+the pages in `dashboard/views/`, which stay thin (read state, call one service, render)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ if str(ROOT) not in sys.path:
 from dashboard import ui  # noqa: E402
 from dashboard.i18n import _  # noqa: E402
 
-PAGES = Path(__file__).parent / "pages"
+# Not `pages/`: Streamlit would also treat that folder as an old-style multipage app, and
+# a deep link opened before the router ever ran (`/order?order=…`) would skip the router.
+PAGES = Path(__file__).parent / "views"
 
 st.set_page_config(page_title="Onboarding Desk", layout="wide")
 ui.sidebar()

@@ -22,7 +22,7 @@ from provisioning.demo.world import WorldParams
 from provisioning.models import AuditEvent
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-PAGE = "pages/audit.py"
+PAGE = "views/audit.py"
 OPERATOR = "operator@example.com"
 START = datetime(2026, 3, 2, 8, tzinfo=UTC)
 

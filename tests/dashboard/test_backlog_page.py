@@ -23,7 +23,7 @@ from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-PAGE = "pages/backlog.py"
+PAGE = "views/backlog.py"
 TILES = ("Open", "Pending", "Delegated", "Configure later", "At risk", "Past SLA")
 
 

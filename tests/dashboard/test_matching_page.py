@@ -25,7 +25,7 @@ from provisioning.models import AuditEvent, Order
 from provisioning.states import OrderState
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-PAGE = "pages/matching.py"
+PAGE = "views/matching.py"
 ANALYST = "analyst@example.com"
 PLOTS = {"Accuracy–coverage curve", "Reliability (calibration)", "Precision–recall"}
 

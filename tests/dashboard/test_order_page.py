@@ -97,7 +97,7 @@ def order_app(order_id: str, lang: str = "en", actor: str = OPERATOR) -> AppTest
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["ui_actor"] = actor
     at.session_state["ui_lang"] = lang
-    at.switch_page("pages/order.py")
+    at.switch_page("views/order.py")
     at.query_params["order"] = order_id
     return run(at)
 

@@ -55,13 +55,32 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+# One more order for the operator's journey: a partner's customer on acme.se, where three
+# orgs hold the domain, with both services (the mini orders have one or the other).
+EXTRA_HEADERS = {
+    "orgs.csv": "org_id,name,country,industry,created_at,status,partner_id\n",
+    "domains.csv": "org_id,domain,status\n",
+    "users.csv": "org_id,email,status,last_activity_at\n",
+    "orders.csv": "order_id,placed_at,partner_id,provisioning_email,company_name,country\n",
+    "order_lines.csv": "order_id,service,quantity,is_trial_conversion,is_addon\n",
+}
+EXTRA_ROWS = {
+    "orders.csv": "ORD-2001,2026-11-24T09:00:00Z,org-fjord,inkop@acme.se,Acme Logistik AB,SE\n",
+    "order_lines.csv": "ORD-2001,meetings,60,false,false\nORD-2001,calling,20,false,false\n",
+}
+
+
 @pytest.fixture(scope="module")
 def app_database(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The mini dataset, its queue ranked: one order of each kind of finder outcome."""
+    """The mini dataset and ORD-2001, the queue ranked."""
     url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'onboard.sqlite'}"
     db = Database(url)
     db.ensure_schema()
     import_dataset(db, FIXTURES / "mini", "e2e@example.com")
+    extra = tmp_path_factory.mktemp("extra")
+    for name, header in EXTRA_HEADERS.items():
+        (extra / name).write_text(header + EXTRA_ROWS.get(name, ""), encoding="utf-8")
+    import_dataset(db, extra, "e2e@example.com")
     refresh_matches(db, datetime.now(UTC))
     db.dispose()
     return url

@@ -14,7 +14,7 @@ def test_the_app_opens_on_the_queue_with_the_waiting_orders(open_page) -> None:
     assert page.get_by_role("heading", name="Queue").first.is_visible()
     # The table is drawn on a canvas: its rows are not DOM text, its caption is.
     assert page.locator("[data-testid='stDataFrame']").first.is_visible()
-    assert page.get_by_text("of 5").first.is_visible()
+    assert page.get_by_text("of 6").first.is_visible()
 
 
 def test_switching_to_swedish_changes_the_labels(open_page) -> None:

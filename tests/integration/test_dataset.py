@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import psycopg
+from sqlalchemy.engine import Dialect
 
-from provisioning.dataset import export_dataset, import_dataset
+from provisioning.dataset import export_dataset, fields, import_dataset
+from provisioning.dataset.schema import USERS
+from provisioning.dataset.staging import cell_parsers
 from provisioning.db import Database
 from provisioning.errors import InvalidInput
 from provisioning.models import AuditEvent, Member, Order, OrderLine, OrderService, Org
@@ -299,3 +306,78 @@ def test_unknown_columns_and_files_are_ignored_with_a_warning(db: Database, tmp_
 def test_not_a_directory(db: Database, tmp_path: Path) -> None:
     errors = refused(db, tmp_path / "nowhere")
     assert errors == [f"DIR: is not a directory (got '{tmp_path / 'nowhere'}')"]
+
+
+TIMESTAMP_CELLS = [
+    "2026-11-20T09:12:00Z",  # the canonical forms, which the importer reads on a fast path
+    "2026-11-20",
+    "2024-02-29T23:59:59Z",
+    "2026-11-20T10:12:00+01:00",  # everything else ISO 8601 takes the general path
+    "2026-11-20T09:12:00.250000Z",
+    "2026-11-20 09:12:00Z",
+    "2026-11-20T09:12:00",
+    " 2026-11-20T09:12:00Z ",
+    "2026-11-20t09:12:00z",
+    "2026-W47-5T09:12:00Z",
+    "2026-11-20T24:00:00Z",
+    "2023-02-29T09:12:00Z",  # not a date
+    "2026-13-20",
+    "20261120T091200Z",
+    "yesterday",
+]
+
+
+@pytest.mark.parametrize("dialect", [sqlite.dialect(), psycopg.dialect()], ids=["sqlite", "pg"])
+def test_staged_timestamps_are_the_parsed_ones(dialect: Dialect) -> None:
+    """The staging fast path gives what parsing and binding give, or the same error."""
+    column = USERS.stage.c.last_activity_at
+    staged = cell_parsers(dialect, USERS)[USERS.column_names.index("last_activity_at")]
+    bind = column.type._cached_bind_processor(dialect) if dialect.name == "sqlite" else None
+    for cell in TIMESTAMP_CELLS:
+        try:
+            expected: object = fields.timestamp(cell)
+        except ValueError as exc:
+            with pytest.raises(ValueError, match=re.escape(str(exc))):
+                staged(cell)
+            continue
+        value = staged(cell)
+        if bind is not None:
+            assert value == bind(expected), cell
+        elif isinstance(value, str):  # sent as text: PostgreSQL reads the same instant
+            assert datetime.fromisoformat(value) == expected, cell
+        else:
+            assert value == expected, cell
+
+
+def test_timestamps_are_stored_as_the_instant_they_name(db: Database, tmp_path: Path) -> None:
+    dataset = copy_mini(tmp_path)
+    users = rows_of(dataset, "users.csv")
+    cells = ["2026-11-20T09:12:00Z", "2026-11-20", "2026-11-20T10:12:00+01:00", ""]
+    for user, cell in zip(users, cells, strict=False):
+        user["last_activity_at"] = cell
+    write_rows(dataset, "users.csv", users)
+
+    import_dataset(db, dataset, ACTOR)
+
+    with db.read() as session:
+        stored = [session.get_one(Member, u["email"].lower()).last_activity_at for u in users[:4]]
+    nine_twelve = datetime(2026, 11, 20, 9, 12, tzinfo=UTC)
+    assert stored == [nine_twelve, datetime(2026, 11, 20, tzinfo=UTC), nine_twelve, None]
+    assert import_dataset(db, dataset, ACTOR).changed == 0
+
+
+def test_every_repeat_of_a_key_names_its_first_line(db: Database, tmp_path: Path) -> None:
+    dataset = copy_mini(tmp_path)
+    users = rows_of(dataset, "users.csv")
+    users += [dict(users[0]), dict(users[1]), {**users[0], "email": users[0]["email"].upper()}]
+    write_rows(dataset, "users.csv", users)
+    first, second = (f"{u['email']}".lower() for u in users[:2])
+    n = len(users)  # lines: header is 1, so user i is on line i + 2
+
+    errors = refused(db, dataset)
+
+    assert errors == [
+        f"users.csv:{n - 1}: email: duplicate: already on line 2 (got '{first}')",
+        f"users.csv:{n}: email: duplicate: already on line 3 (got '{second}')",
+        f"users.csv:{n + 1}: email: duplicate: already on line 2 (got '{first}')",
+    ]

@@ -94,7 +94,7 @@ def open_order() -> str:
             st.query_params["order"] = typed.strip()
             st.rerun()
     st.info(_("Open an order from the queue, or type its ID."))
-    st.page_link("pages/queue.py", label=_("Back to the queue"), icon=":material/inbox:")
+    st.page_link("views/queue.py", label=_("Back to the queue"), icon=":material/inbox:")
     st.stop()
 
 
@@ -924,10 +924,10 @@ try:
 except NotFound:
     st.title(_("Order"))
     st.error(_("There is no order {order}.").format(order=order_id))
-    st.page_link("pages/queue.py", label=_("Back to the queue"), icon=":material/inbox:")
+    st.page_link("views/queue.py", label=_("Back to the queue"), icon=":material/inbox:")
     st.stop()
 
-st.page_link("pages/queue.py", label=_("Back to the queue"), icon=":material/arrow_back:")
+st.page_link("views/queue.py", label=_("Back to the queue"), icon=":material/arrow_back:")
 components.order_header(view)
 components.flash(operations.take_flash())
 actor = ui.current_actor()

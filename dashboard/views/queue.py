@@ -14,7 +14,7 @@ from dashboard.data import operations
 from dashboard.i18n import _, fmt_number, label
 from provisioning import i18n, queue
 
-ORDER_PAGE = "pages/order.py"
+ORDER_PAGE = "views/order.py"
 DRILL_DOWN = ("state", "partner", "service", "country")
 
 url = data.current_database().url

@@ -15,7 +15,7 @@ from provisioning import i18n
 from provisioning.backlog import OPEN_STATES
 from provisioning.models.base import utcnow
 
-QUEUE_PAGE = "pages/queue.py"
+QUEUE_PAGE = "views/queue.py"
 
 url = data.current_database().url
 lang = current_language()

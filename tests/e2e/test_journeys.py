@@ -1,0 +1,92 @@
+"""What the operator and the manager do in a real browser, end to end.
+
+(a) an operator resolves an order with several domain matches, sets up Meetings on two
+sites with the licences split, leaves Calling for later and downloads the summary PDF;
+(b) a manager opens the backlog and sees its charts. Widgets are found by their
+Streamlit keys (`.st-key-…`), which the pages keep stable for this.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from provisioning import orders
+from provisioning.db import Database
+from provisioning.models import MeetingsSite
+from tests.e2e.conftest import wait_idle
+
+pytestmark = pytest.mark.browser
+
+ORDER = "ORD-2001"  # a partner's customer on acme.se: three orgs hold that domain
+OPERATOR = "kim.operator@fjordcollab.no"
+
+
+def _key(page, key: str):
+    return page.locator(f".st-key-{key}")
+
+
+def _click(page, key: str) -> None:
+    _key(page, key).locator("button").first.click()
+    wait_idle(page)
+
+
+def _type(page, key: str, value: str) -> None:
+    field = _key(page, key).locator("input").first
+    field.fill(value)
+    field.press("Enter")
+    wait_idle(page)
+
+
+def test_an_operator_takes_an_ambiguous_order_to_its_summary_pdf(
+    open_page, app_database: str
+) -> None:
+    page = open_page(f"/order?order={ORDER}")
+    _type(page, "ui_actor", OPERATOR)
+
+    _key(page, "intent_choice").get_by_text("For a customer").click()
+    _click(page, "intent_save")
+    # The finder: domain matches, the candidates side by side with their evidence.
+    assert page.get_by_text("We found matching organizations based on your e-mail").is_visible()
+    assert _key(page, "finder_choose_org-acme-test").count() == 1  # an abandoned trial too
+    _click(page, "finder_choose_org-acme")
+
+    # Meetings: two sites, 40 + 20 of the order's 60 licences.
+    page.get_by_role("tab", name="Webex Meetings").click()
+    _type(page, "meetings_site_name_1", "acme-nord")
+    _type(page, "meetings_site_licences_1", "40")
+    _click(page, "meetings_add_site")
+    _type(page, "meetings_site_name_2", "acme-syd")
+    _type(page, "meetings_site_licences_2", "20")
+    assert page.get_by_text("60 of 60 licences distributed").is_visible()
+    _click(page, "meetings_save")
+
+    page.get_by_role("tab", name="Webex Calling").click()
+    _click(page, "calling_later")
+
+    page.get_by_role("tab", name="Review and summary").click()
+    with page.expect_download() as download:
+        _key(page, "order_pdf").locator("button").click()
+    pdf = download.value.path().read_bytes()
+    assert pdf.startswith(b"%PDF")
+
+    db = Database(app_database)
+    try:
+        with db.read() as session:
+            detail = orders.order_detail(session, ORDER, 30)
+            sites = session.scalars(
+                select(MeetingsSite.name).where(MeetingsSite.order_id == ORDER)
+            ).all()
+    finally:
+        db.dispose()
+    assert detail["org_id"] == "org-acme" and detail["decided_by"] == OPERATOR
+    assert detail["services"]["meetings"]["state"] == "provisioned"
+    assert detail["services"]["calling"]["state"] == "configure_later"
+    assert sorted(sites) == ["acme-nord", "acme-syd"]
+
+
+def test_a_manager_opens_the_backlog_and_sees_the_charts(open_page) -> None:
+    page = open_page("/backlog")
+    page.wait_for_selector("[data-testid='stPlotlyChart']")
+    assert page.locator("[data-testid='stPlotlyChart']").count() >= 3
+    assert page.get_by_text("Open orders").first.is_visible()
