@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
+import pycountry
 import streamlit as st
 from babel.numbers import format_percent
 from streamlit.delta_generator import DeltaGenerator
@@ -591,3 +592,8 @@ def queue_columns() -> dict[str, object]:
         "at_risk": st.column_config.CheckboxColumn(_("At risk")),
         "org": st.column_config.TextColumn(_("Organization")),
     }
+
+
+def country_codes() -> list[str]:
+    """Every ISO country, in the reader's alphabetical order."""
+    return sorted((c.alpha_2 for c in pycountry.countries), key=lambda code: country(code))

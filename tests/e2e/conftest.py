@@ -8,6 +8,7 @@ Browser tests are marked `browser`; without Chromium they are skipped, unless
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -148,8 +149,19 @@ def page(browser, app_url: str, request: pytest.FixtureRequest) -> Iterator[obje
     context.close()
 
 
+RUNNING = "[data-testid='stApp'][data-test-script-state='running']"
+
+
 def wait_idle(page) -> None:
-    """After a navigation or a click: wait until the script run is over and drawn."""
+    """After a navigation or a click: wait until the rerun it caused is over and drawn.
+
+    A click's rerun starts a moment later; waiting for "not running" straight away can
+    pass before it began, and the next click would land in the middle of it.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):  # over already, or none was needed
+        page.wait_for_selector(RUNNING, timeout=1_500)
     page.wait_for_selector(IDLE, timeout=30_000)
     page.wait_for_function(
         "() => document.querySelectorAll(\"[data-testid='stSkeleton']\").length === 0"

@@ -9,6 +9,7 @@ Streamlit keys (`.st-key-…`), which the pages keep stable for this.
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from provisioning import orders
@@ -31,6 +32,12 @@ def _click(page, key: str) -> None:
     wait_idle(page)
 
 
+def _tab(page, name: str) -> None:
+    tab = page.get_by_role("tab", name=name)
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
+
+
 def _type(page, key: str, value: str) -> None:
     field = _key(page, key).locator("input").first
     field.fill(value)
@@ -47,26 +54,30 @@ def test_an_operator_takes_an_ambiguous_order_to_its_summary_pdf(
     _key(page, "intent_choice").get_by_text("For a customer").click()
     _click(page, "intent_save")
     # The finder: domain matches, the candidates side by side with their evidence.
-    assert page.get_by_text("We found matching organizations based on your e-mail").is_visible()
-    assert _key(page, "finder_choose_org-acme-test").count() == 1  # an abandoned trial too
+    expect(page.get_by_text("We found matching organizations based on your e-mail")).to_be_visible(
+        timeout=30_000
+    )
+    expect(_key(page, "finder_choose_org-acme-test")).to_have_count(1)  # an abandoned trial
     _click(page, "finder_choose_org-acme")
 
     # Meetings: two sites, 40 + 20 of the order's 60 licences.
-    page.get_by_role("tab", name="Webex Meetings").click()
+    _tab(page, "Webex Meetings")
     _type(page, "meetings_site_name_1", "acme-nord")
     _type(page, "meetings_site_licences_1", "40")
     _click(page, "meetings_add_site")
     _type(page, "meetings_site_name_2", "acme-syd")
     _type(page, "meetings_site_licences_2", "20")
-    assert page.get_by_text("60 of 60 licences distributed").is_visible()
+    expect(page.get_by_text("60 of 60 licences distributed")).to_be_visible()
     _click(page, "meetings_save")
 
-    page.get_by_role("tab", name="Webex Calling").click()
+    _tab(page, "Webex Calling")
     _click(page, "calling_later")
 
-    page.get_by_role("tab", name="Review and summary").click()
+    _tab(page, "Review and summary")
+    button = _key(page, "order_pdf").locator("button")
+    expect(button).to_be_visible()
     with page.expect_download() as download:
-        _key(page, "order_pdf").locator("button").click()
+        button.click()
     pdf = download.value.path().read_bytes()
     assert pdf.startswith(b"%PDF")
 
