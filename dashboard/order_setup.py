@@ -15,6 +15,7 @@ from provisioning import i18n, orders
 from provisioning.orders.workflow import SERVICE_TRANSITIONS
 from provisioning.rules import (
     CALLING_LANGUAGES,
+    LOCATION_FIELDS,
     MAX_SITES,
     USERS_MANAGED_IN,
     accepted_timezones,
@@ -28,19 +29,6 @@ from provisioning.summary import ServiceSummary
 # The choice "whatever suits the location's country" in the Calling form's selectboxes
 # (None would show as no choice at all).
 COUNTRY_DEFAULT = ""
-LOCATION_FIELDS = (
-    "name",
-    "country",
-    "timezone",
-    "preferred_language",
-    "announcement_language",
-    "address_line1",
-    "address_line2",
-    "city",
-    "postal_code",
-    "state_code",
-    "sip_address",
-)
 
 
 def _url() -> str:

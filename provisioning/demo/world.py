@@ -30,6 +30,7 @@ from faker import Faker
 from matching.vocabulary import DomainStatus, MemberStatus, OrgStatus, Service
 from provisioning.dataset.fields import format_boolean, format_timestamp
 from provisioning.dataset.schema import FILES
+from provisioning.rules.industries import INDUSTRY_VERTICALS
 from provisioning.states import Intent, OrderState, ServiceState
 
 
@@ -71,20 +72,9 @@ COUNTRIES: tuple[Country, ...] = (
     Country("ES", "es_ES", "es"),
     Country("IN", "en_IN", "co.in"),
 )
-INDUSTRIES = (
-    "Transportation",
-    "Construction",
-    "Manufacturing",
-    "Retail",
-    "Healthcare",
-    "Education",
-    "Finance",
-    "Technology",
-    "Media",
-    "Hospitality",
-    "Public Sector",
-    "Energy",
-)
+# The customer verticals the demo draws from: the first twelve of the fixed list (partners
+# are "IT Services"), so every demo org could have been created through `create-org`.
+INDUSTRIES = INDUSTRY_VERTICALS[:12]
 FREE_MAIL = (
     "gmail.com",
     "outlook.com",

@@ -27,6 +27,7 @@ from provisioning.orders.mapping import valid_email
 from provisioning.orders.unit import ActionResult, locked_order, record, require_actor
 from provisioning.orders.workflow import Action, is_complete, require, require_service
 from provisioning.rules import (
+    LOCATION_FIELDS,
     LocationSetup,
     MeetingsSetup,
     check_site_name,
@@ -347,27 +348,12 @@ def _main_location(session: Session, order_id: str) -> CallingLocation | None:
     ).first()
 
 
-_LOCATION_FIELDS = (
-    "name",
-    "country",
-    "timezone",
-    "preferred_language",
-    "announcement_language",
-    "address_line1",
-    "address_line2",
-    "city",
-    "postal_code",
-    "state_code",
-    "sip_address",
-)
-
-
 def _location_columns(setup: LocationSetup) -> dict[str, Any]:
-    return {name: getattr(setup, name) for name in _LOCATION_FIELDS}
+    return {name: getattr(setup, name) for name in LOCATION_FIELDS}
 
 
 def _location_setup(location: CallingLocation) -> LocationSetup:
-    return LocationSetup(**{name: getattr(location, name) for name in _LOCATION_FIELDS})
+    return LocationSetup(**{name: getattr(location, name) for name in LOCATION_FIELDS})
 
 
 def _provisioned(

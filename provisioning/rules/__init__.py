@@ -10,6 +10,7 @@ from provisioning.rules.industries import INDUSTRY_VERTICALS, canonical_industry
 from provisioning.rules.locations import (
     CALLING_LANGUAGES,
     FALLBACK_LANGUAGE,
+    LOCATION_FIELDS,
     MAX_NAME_LENGTH,
     SIP_DOMAIN,
     LocationSetup,
@@ -50,6 +51,7 @@ __all__ = [
     "FALLBACK_LANGUAGE",
     "INDUSTRY_VERTICALS",
     "LABEL_PATTERN",
+    "LOCATION_FIELDS",
     "MAX_LENGTH",
     "MAX_NAME_LENGTH",
     "MAX_SITES",

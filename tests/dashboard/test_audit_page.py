@@ -8,10 +8,8 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.data import insights
@@ -20,9 +18,8 @@ from provisioning.db import Database
 from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
 from provisioning.models import AuditEvent
+from tests.dashboard.conftest import open_view
 
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-PAGE = "views/audit.py"
 OPERATOR = "operator@example.com"
 START = datetime(2026, 3, 2, 8, tzinfo=UTC)
 
@@ -63,24 +60,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     db.dispose()
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches() -> Iterator[None]:
-    """Settings and read models are cached per process: each test reads its own database."""
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
 def _open(monkeypatch: pytest.MonkeyPatch, url: str, lang: str = "en") -> AppTest:
-    monkeypatch.setenv("ONBOARD_DATABASE_URL", url)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["ui_lang"] = lang
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return open_view(monkeypatch, url, "audit", lang)
 
 
 def test_an_empty_trail(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,10 +9,8 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.data import insights
@@ -21,9 +19,8 @@ from provisioning.backlog import BacklogFilter
 from provisioning.db import Database
 from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
+from tests.dashboard.conftest import open_view
 
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-PAGE = "views/backlog.py"
 TILES = ("Open", "Pending", "Delegated", "Configure later", "At risk", "Past SLA")
 
 
@@ -38,24 +35,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     db.dispose()
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches() -> Iterator[None]:
-    """Settings and read models are cached per process: each test reads its own database."""
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
 def _open(monkeypatch: pytest.MonkeyPatch, url: str, lang: str = "en") -> AppTest:
-    monkeypatch.setenv("ONBOARD_DATABASE_URL", url)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["ui_lang"] = lang
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return open_view(monkeypatch, url, "backlog", lang)
 
 
 def _tiles(at: AppTest) -> dict[str, str]:

@@ -9,11 +9,9 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
@@ -23,9 +21,8 @@ from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
 from provisioning.models import AuditEvent, Order
 from provisioning.states import OrderState
+from tests.dashboard.conftest import open_view
 
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-PAGE = "views/matching.py"
 ANALYST = "analyst@example.com"
 PLOTS = {"Accuracy–coverage curve", "Reliability (calibration)", "Precision–recall"}
 
@@ -65,25 +62,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     db.dispose()
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches() -> Iterator[None]:
-    """Settings and read models are cached per process: each test reads its own database."""
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
 def _open(monkeypatch: pytest.MonkeyPatch, url: str, lang: str = "en", actor: str = "") -> AppTest:
-    monkeypatch.setenv("ONBOARD_DATABASE_URL", url)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["ui_lang"] = lang
-    at.session_state["ui_actor"] = actor
-    at.run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return open_view(monkeypatch, url, "matching", lang, actor)
 
 
 def _tiles(at: AppTest) -> dict[str, str]:
