@@ -225,35 +225,23 @@ def train(
     activate = force or (better and not result.in_sample)
     settings = persistence.settings_of(result.model)
     with db.write() as session:
-        if activate:
-            session.execute(update(ModelVersion).values(is_active=False))
-        row = ModelVersion(
-            created_by=actor,
-            is_active=activate,
-            artifact_format=persistence.FORMAT,
-            artifact=persistence.dump(result.model),
-            params={"settings": settings, **result.params, "orders": len(orders)},
-            metrics={
+        version = _store_version(
+            session,
+            actor,
+            "model.train",
+            persistence.dump(result.model),
+            settings,
+            {**result.params, "orders": len(orders)},
+            {
                 "held_out": result.metrics,
                 "coverage": result.coverage,
                 "thresholds_effect": result.thresholds_effect,
                 "previous_on_held_out": previous,
                 "baselines_on_held_out": baselines,
             },
-            thresholds=settings["thresholds"],
+            activate,
+            {"activated": activate, "accuracy": result.metrics["accuracy"]},
         )
-        session.add(row)
-        session.flush()
-        session.add(
-            AuditEvent(
-                actor=actor,
-                action="model.train",
-                entity_type="model_version",
-                entity_id=str(row.version),
-                after={"activated": activate, "accuracy": result.metrics["accuracy"]},
-            )
-        )
-        version = row.version
     return TrainReport(version, activate, result, previous, baselines)
 
 
@@ -403,33 +391,59 @@ def publish(
         raise InvalidInput(problems)
     artifact = _checked_artifact(model, settings)
     with db.write() as session:
-        previous = session.scalars(
-            select(ModelVersion.version).where(ModelVersion.is_active.is_(True))
-        ).all()
-        if activate:
-            session.execute(update(ModelVersion).values(is_active=False))
-        row = ModelVersion(
-            created_by=actor,
-            is_active=activate,
-            artifact_format=persistence.FORMAT,
-            artifact=artifact,
-            params={"settings": settings, **stored_params},
-            metrics=stored_metrics,
-            thresholds=settings["thresholds"],
+        return _store_version(
+            session,
+            actor,
+            "model.publish",
+            artifact,
+            settings,
+            stored_params,
+            stored_metrics,
+            activate,
+            {"activated": activate, "accuracy": float(accuracy)},
         )
-        session.add(row)
-        session.flush()
-        session.add(
-            AuditEvent(
-                actor=actor,
-                action="model.publish",
-                entity_type="model_version",
-                entity_id=str(row.version),
-                before={"active": list(previous) or DEFAULT_VERSION},
-                after={"activated": activate, "accuracy": float(accuracy)},
-            )
+
+
+def _store_version(
+    session: Session,
+    actor: str,
+    action: str,
+    artifact: bytes,
+    settings: dict[str, Any],
+    params: dict[str, Any],
+    metrics_: dict[str, Any],
+    activate: bool,
+    audited: dict[str, Any],
+) -> int:
+    """A new model version (made the only active one when `activate`) and its audit
+    event, recording which versions were active before."""
+    previous = session.scalars(
+        select(ModelVersion.version).where(ModelVersion.is_active.is_(True))
+    ).all()
+    if activate:
+        session.execute(update(ModelVersion).values(is_active=False))
+    row = ModelVersion(
+        created_by=actor,
+        is_active=activate,
+        artifact_format=persistence.FORMAT,
+        artifact=artifact,
+        params={"settings": settings, **params},
+        metrics=metrics_,
+        thresholds=settings["thresholds"],
+    )
+    session.add(row)
+    session.flush()
+    session.add(
+        AuditEvent(
+            actor=actor,
+            action=action,
+            entity_type="model_version",
+            entity_id=str(row.version),
+            before={"active": list(previous) or DEFAULT_VERSION},
+            after=audited,
         )
-        return row.version
+    )
+    return row.version
 
 
 def _checked_artifact(model: Model, settings: dict[str, Any]) -> bytes:
