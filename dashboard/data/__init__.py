@@ -32,5 +32,6 @@ def current_database() -> Database:
 
 
 def clear_read_caches() -> None:
-    """After a change, every cached read model is stale: the next rerun reads afresh."""
+    """After a change, every cached read model is stale: the next rerun reads afresh.
+    (The matching diagnostics are keyed by model version, so a new version misses too.)"""
     st.cache_data.clear()

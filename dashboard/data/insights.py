@@ -206,9 +206,14 @@ def model_versions(url: str) -> list[insights.VersionSummary]:
     return insights.model_versions(database(url))
 
 
-@st.cache_data(ttl=DIAGNOSTICS_TTL, show_spinner=False)
+@st.cache_resource(ttl=DIAGNOSTICS_TTL, show_spinner=False)
 def diagnostics(url: str, version: int | str) -> insights.Diagnostics:
-    """Ranks every decided order once per database, version and 10 minutes."""
+    """Ranks every decided order once per database, version and 10 minutes.
+
+    A resource, not data: the report holds an answer per decided order, and `cache_data`
+    would unpickle a fresh copy of it on every rerun (seconds, for 30k orders); the
+    report is frozen and never mutated, so every session can share the one object.
+    """
     return insights.diagnostics(database(url), version)
 
 
