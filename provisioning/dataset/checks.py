@@ -56,20 +56,25 @@ def cross_row_errors(conn: Connection) -> list[FieldError]:
 
 
 def _duplicates(conn: Connection, spec: DatasetFile, key: tuple[str, ...]) -> list[FieldError]:
+    """Every line repeating a key of an earlier line.
+
+    Nearly every file has none, so one `GROUP BY` (a single sort) answers first. Only
+    then are the lines found, numbered in one pass: joining the repeated keys back to
+    the staging table has no index to use on SQLite and scanned the whole table once
+    per repeated key (500 repeats in 200k users: 14 s).
+    """
     stage = spec.stage
     columns = [stage.c[k] for k in key]
-    first = (
-        select(*columns, func.min(stage.c.line).label("first"))
-        .where(*(c.is_not(None) for c in columns))
-        .group_by(*columns)
-        .having(func.count() > 1)
-        .subquery()
-    )
+    present = and_(*(c.is_not(None) for c in columns))
+    repeated = select(*columns).where(present).group_by(*columns).having(func.count() > 1)
+    if conn.execute(repeated.limit(1)).first() is None:
+        return []
+    first = func.min(stage.c.line).over(partition_by=columns).label("first")
+    numbered = select(stage.c.line, first, *columns).where(present).subquery()
     query = (
-        select(stage.c.line, first.c.first, *columns)
-        .join(first, and_(*(stage.c[k] == first.c[k] for k in key)))
-        .where(stage.c.line > first.c.first)
-        .order_by(stage.c.line)
+        select(numbered.c.line, numbered.c.first, *(numbered.c[k] for k in key))
+        .where(numbered.c.line > numbered.c.first)
+        .order_by(numbered.c.line)
     )
     field = " + ".join(key)
     return [

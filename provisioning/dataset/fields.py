@@ -35,6 +35,8 @@ def text(max_length: int) -> Parser:
 
 def identifier(value: str) -> str:
     """Ids are opaque but must survive a round trip: no surrounding blanks, ≤ 64 chars."""
+    if not value:
+        raise ValueError("must not be empty")
     if len(value) > ID_MAX:
         raise ValueError(f"longer than {ID_MAX} characters")
     if value.strip() != value:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from provisioning.dataset import checks, merge, staging
 from provisioning.dataset.reader import ROW, read_rows
-from provisioning.dataset.schema import FILES, LABELS
+from provisioning.dataset.schema import FILES, LABELS, clear_caches
 from provisioning.db import Database
 from provisioning.errors import FieldError, InvalidInput
 from provisioning.models import AuditEvent
@@ -133,11 +133,15 @@ def _stage(
     """
     counts: dict[str, int] = {}
     broken: set[str] = set()
-    for spec in FILES:
-        staging.create(conn, spec.stage)
-        if spec.name in present:
-            rows = read_rows(directory / spec.name, spec, errors, warnings, broken)
-            counts[spec.name] = staging.load(conn, spec.stage, rows)
+    try:
+        for spec in FILES:
+            staging.create(conn, spec.stage)
+            if spec.name in present:
+                parsers = staging.cell_parsers(conn.dialect, spec)
+                rows = read_rows(directory / spec.name, spec, errors, warnings, broken, parsers)
+                counts[spec.name] = staging.load(conn, spec.stage, rows)
+    finally:
+        clear_caches()
     return counts, broken
 
 
