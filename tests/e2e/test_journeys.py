@@ -33,9 +33,17 @@ def _click(page, key: str) -> None:
 
 
 def _tab(page, name: str) -> None:
+    wait_idle(page)
     tab = page.get_by_role("tab", name=name)
     tab.click()
     expect(tab).to_have_attribute("aria-selected", "true")
+
+
+def _shows(page, text: str) -> None:
+    """Wait for what an action leads to: the app is slow to answer on a busy machine,
+    and the next click must not land in the middle of the rerun."""
+    expect(page.get_by_text(text).first).to_be_visible(timeout=30_000)
+    wait_idle(page)
 
 
 def _type(page, key: str, value: str) -> None:
@@ -59,19 +67,23 @@ def test_an_operator_takes_an_ambiguous_order_to_its_summary_pdf(
     )
     expect(_key(page, "finder_choose_org-acme-test")).to_have_count(1)  # an abandoned trial
     _click(page, "finder_choose_org-acme")
+    _shows(page, "Mapped to an organization")
 
     # Meetings: two sites, 40 + 20 of the order's 60 licences.
     _tab(page, "Webex Meetings")
     _type(page, "meetings_site_name_1", "acme-nord")
     _type(page, "meetings_site_licences_1", "40")
     _click(page, "meetings_add_site")
+    expect(_key(page, "meetings_site_name_2")).to_be_visible(timeout=30_000)
     _type(page, "meetings_site_name_2", "acme-syd")
     _type(page, "meetings_site_licences_2", "20")
-    expect(page.get_by_text("60 of 60 licences distributed")).to_be_visible()
+    expect(page.get_by_text("60 of 60 licences distributed")).to_be_visible(timeout=30_000)
     _click(page, "meetings_save")
+    _shows(page, "Webex Meetings is set up.")
 
     _tab(page, "Webex Calling")
     _click(page, "calling_later")
+    _shows(page, "Webex Calling will be configured later.")
 
     _tab(page, "Review and summary")
     button = _key(page, "order_pdf").locator("button")
