@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from provisioning.models import Order, OrderService, Org
 from provisioning.models.base import utcnow
+from provisioning.queries import count_where
 from provisioning.states import OrderState, ServiceState
 
 OPEN_STATES: tuple[str, ...] = (
@@ -103,17 +104,14 @@ def counts(
     mapped = Order.state == OrderState.ORG_MAPPED.value
     is_open = Order.state.in_(OPEN_STATES)
 
-    def total(condition: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
     row = session.execute(
         where.apply(
             select(
-                total(and_(mapped, _with_service_state(ServiceState.PENDING))),
-                total(and_(mapped, _with_service_state(ServiceState.CONFIGURE_LATER))),
-                total(and_(mapped, _with_service_state(ServiceState.CUSTOMER_SELF_SETUP))),
-                total(and_(is_open, Order.at_risk.is_(True))),
-                total(and_(is_open, Order.placed_at < now - timedelta(days=sla_days))),
+                count_where(and_(mapped, _with_service_state(ServiceState.PENDING))),
+                count_where(and_(mapped, _with_service_state(ServiceState.CONFIGURE_LATER))),
+                count_where(and_(mapped, _with_service_state(ServiceState.CUSTOMER_SELF_SETUP))),
+                count_where(and_(is_open, Order.at_risk.is_(True))),
+                count_where(and_(is_open, Order.placed_at < now - timedelta(days=sla_days))),
             ).select_from(Order)
         )
     ).one()

@@ -13,11 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from provisioning import finder
-from provisioning.db import Database
+from provisioning.db import Database, conflict_insert
 from provisioning.errors import FieldError, InvalidInput
 from provisioning.models import AuditEvent, BlindReview, Order, Org
 from provisioning.models.base import utcnow
@@ -60,10 +59,9 @@ def record(
     with db.write() as session:
         if chosen_org_id is not None and session.get(Org, chosen_org_id) is None:
             raise InvalidInput(FieldError("org", "no such organization", value=chosen_org_id))
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         version = str(finder.active_model(session).version)
         inserted = session.execute(
-            dialect.insert(BlindReview.__table__)
+            conflict_insert(session, BlindReview.__table__)
             .values(
                 order_id=order_id,
                 reviewer=actor,

@@ -17,9 +17,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Insert
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -61,6 +63,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def conflict_insert(bind: Connection | Session, table: Table) -> Insert:
+    """An INSERT of `table` that takes `on_conflict_do_nothing/update`, in the dialect of
+    `bind`: both databases speak ON CONFLICT, but SQLAlchemy builds it per dialect."""
+    engine = bind.get_bind() if isinstance(bind, Session) else bind
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)  # type: ignore[return-value]
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -19,10 +19,9 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from provisioning.db import Database
+from provisioning.db import Database, conflict_insert
 from provisioning.errors import FieldError, InvalidInput
 from provisioning.mailer import (
     DeliveryFailed,
@@ -55,9 +54,8 @@ def enqueue(
     driver's rowcount is -1 for this statement on PostgreSQL (psycopg 3).
     """
     now = now or utcnow()
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(OutboxEmail.__table__)
+        conflict_insert(session, OutboxEmail.__table__)
         .values(
             dedupe_key=dedupe_key,
             kind=kind,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from provisioning.models import Order, Org
@@ -26,6 +27,12 @@ class OrderRow:
     partner_id: str | None
     partner_name: str | None
     org_id: str | None
+
+
+def count_where(condition: Any) -> Any:
+    """How many rows meet `condition`, as one column of a grouped SELECT: several counts
+    in one pass over the rows instead of one query each."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def list_orders(session: Session, *, state: str | None = None, limit: int = 500) -> list[OrderRow]:

@@ -14,15 +14,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, case, delete, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from matching.matcher import MatchResult
 from matching.normalize import name_key
-from provisioning.db import Database
+from provisioning.db import Database, conflict_insert
 from provisioning.finder import active_model, match_all
 from provisioning.models import Order, OrderMatch, OrderService, Org
 from provisioning.models.base import utcnow
+from provisioning.queries import count_where
 from provisioning.states import OrderState, ServiceState
 
 # Orders a person has to move on: everything open except a mapped order whose services
@@ -183,7 +183,7 @@ def queue(
         _row(order, partner_name, org_name, match, recommended_name, services, now)
         for order, partner_name, org_name, match, recommended_name in found
     ]
-    return QueuePage(rows, _total(session, where, now), queue_counts(session, where, now))
+    return QueuePage(rows, _count_where(session, where, now), queue_counts(session, where, now))
 
 
 def _row(
@@ -231,7 +231,7 @@ def _services(session: Session, order_ids: list[str]) -> dict[str, tuple[str, ..
     return {k: tuple(v) for k, v in found.items()}
 
 
-def _total(session: Session, where: QueueFilter, now: datetime) -> int:
+def _count_where(session: Session, where: QueueFilter, now: datetime) -> int:
     stmt = _filtered(select(func.count()).select_from(Order), where, now)
     return session.scalar(stmt) or 0
 
@@ -245,19 +245,16 @@ def queue_counts(
     now = now or utcnow()
     waiting = Order.state.in_(_WAITING_FOR_ORG)
 
-    def total(condition: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
     stmt = _filtered(
         select(
-            total(and_(waiting, OrderMatch.review == "operator")),
-            total(and_(waiting, OrderMatch.review == "confirm")),
-            total(and_(waiting, OrderMatch.review == "auto")),
-            total(and_(waiting, OrderMatch.order_id.is_(None))),
-            total(Order.state == OrderState.DELEGATED.value),
-            total(Order.state == OrderState.AWAITING_APPROVAL.value),
-            total(Order.state == OrderState.ORG_MAPPED.value),
-            total(Order.at_risk.is_(True)),
+            count_where(and_(waiting, OrderMatch.review == "operator")),
+            count_where(and_(waiting, OrderMatch.review == "confirm")),
+            count_where(and_(waiting, OrderMatch.review == "auto")),
+            count_where(and_(waiting, OrderMatch.order_id.is_(None))),
+            count_where(Order.state == OrderState.DELEGATED.value),
+            count_where(Order.state == OrderState.AWAITING_APPROVAL.value),
+            count_where(Order.state == OrderState.ORG_MAPPED.value),
+            count_where(Order.at_risk.is_(True)),
         )
         .select_from(Order)
         .outerjoin(OrderMatch, OrderMatch.order_id == Order.order_id),
@@ -327,9 +324,8 @@ def store_matches(
         for result in results
     ]
     with db.write() as session:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         for start in range(0, len(rows), 1000):
-            insert = dialect.insert(OrderMatch.__table__)
+            insert = conflict_insert(session, OrderMatch.__table__)
             statement = insert.on_conflict_do_update(
                 index_elements=["order_id"],
                 set_={

@@ -13,7 +13,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     ColumnElement,
-    Insert,
     Table,
     and_,
     delete,
@@ -25,10 +24,10 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from provisioning.dataset.schema import DOMAINS, LABELS, ORDER_LINES, ORDERS, ORGS, USERS
+from provisioning.db import conflict_insert
 from provisioning.models import Member, Order, OrderLine, OrderService, Org, OrgDomain
 from provisioning.models.base import UTCDateTime
 from provisioning.states import Decision, OrderState, ServiceState
@@ -87,11 +86,6 @@ def merge_all(conn: Connection, actor: str, now: datetime, present: set[str]) ->
     return changed
 
 
-def _insert(conn: Connection, table: Table) -> Insert:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)  # type: ignore[return-value]
-
-
 def _upsert(
     conn: Connection,
     target: Table,
@@ -113,7 +107,7 @@ def _upsert(
     names = [*columns, *extra_insert]
     # `WHERE true`: SQLite needs it to parse INSERT … SELECT … ON CONFLICT unambiguously.
     source = select(*(stage.c[c] for c in columns), *extra_insert.values()).where(true())
-    statement = _insert(conn, target).from_select(names, source)
+    statement = conflict_insert(conn, target).from_select(names, source)
     # rowcount of an INSERT is only kept on request (SQLAlchemy drops it on psycopg).
     statement = statement.execution_options(preserve_rowcount=True)
     if conn.dialect.name == "sqlite" and _is_empty(conn, target):
@@ -245,7 +239,7 @@ def _open_services(conn: Connection, stamp: ColumnElement[datetime]) -> None:
         .where(orders.c.state != OrderState.HISTORY.value)
         .distinct()
     )
-    statement = _insert(conn, OrderService.__table__).from_select(
+    statement = conflict_insert(conn, OrderService.__table__).from_select(
         ["order_id", "service", "state", "updated_at"], source
     )
     conn.execute(statement.on_conflict_do_nothing())  # type: ignore[attr-defined]

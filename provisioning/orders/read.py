@@ -23,6 +23,7 @@ from provisioning.models import (
     PartnerAccess,
 )
 from provisioning.models.base import utcnow
+from provisioning.rules import LOCATION_FIELDS
 from provisioning.states import OrderState, ServiceState
 from provisioning.summary import (
     HistoryEntry,
@@ -62,20 +63,7 @@ def load_summary(session: Session, order_id: str, now: datetime | None = None) -
             )
         )
     locations = [
-        LocationSummary(
-            loc.name,
-            loc.country,
-            loc.timezone,
-            loc.preferred_language,
-            loc.announcement_language,
-            loc.address_line1,
-            loc.address_line2,
-            loc.city,
-            loc.postal_code,
-            loc.state_code,
-            loc.sip_address,
-            loc.is_main,
-        )
+        LocationSummary(**{f: getattr(loc, f) for f in LOCATION_FIELDS}, is_main=loc.is_main)
         for loc in session.scalars(
             select(CallingLocation)
             .where(CallingLocation.order_id == order_id)
@@ -209,23 +197,7 @@ def order_detail(
             ]
         else:
             main = service.location
-            entry["location"] = (
-                {
-                    "name": main.name,
-                    "country": main.country,
-                    "timezone": main.timezone,
-                    "preferred_language": main.preferred_language,
-                    "announcement_language": main.announcement_language,
-                    "address_line1": main.address_line1,
-                    "address_line2": main.address_line2,
-                    "city": main.city,
-                    "postal_code": main.postal_code,
-                    "state_code": main.state_code,
-                    "sip_address": main.sip_address,
-                }
-                if main
-                else None
-            )
+            entry["location"] = {f: getattr(main, f) for f in LOCATION_FIELDS} if main else None
         services[service.service] = entry
     return {
         "order_id": summary.order_id,
