@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from provisioning.access import Actor, Permission, reading
 from provisioning.db import Database
 from provisioning.errors import FieldError, InvalidInput
 from provisioning.i18n import AUDIT_ACTIONS, N_
 from provisioning.models import AuditEvent
+from provisioning.models.base import utcnow
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 50_000  # rows in one CSV download: a year of a busy desk, still one file
@@ -35,7 +37,15 @@ OTHER_ACTIONS: Mapping[str, str] = {
     "outbox.requeue": N_("Put a stuck e-mail back in the queue"),
     "dataset.import": N_("Imported a dataset"),
     "demo.generate": N_("Generated the demo world"),
+    "model.publish": N_("Published a model version"),
+    "model.rollback": N_("Rolled back to an earlier model version"),
+    "account.add": N_("Added an account"),
+    "account.disable": N_("Disabled an account"),
+    "account.enable": N_("Enabled an account again"),
+    "account.password": N_("Set a new password"),
+    "account.locked": N_("Locked an account after failed sign-ins"),
 }
+SYSTEM = "system"  # the audit role of jobs nobody signed in for (sweeps, imports, demo)
 ACTIONS: Mapping[str, str] = {**AUDIT_ACTIONS, **OTHER_ACTIONS}
 
 # What kind of record an event is about.
@@ -45,6 +55,30 @@ ENTITY_TYPES: Mapping[str, str] = {
     "outbox_email": N_("Outgoing e-mail"),
     "dataset": N_("Dataset"),
 }
+
+
+def event(
+    actor: Actor | str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    """An audit event recording the role the change was made with; a plain string is a
+    system job (sweep, import, demo) and is recorded with the role `system`."""
+    email, role = (actor.email, actor.role.value) if isinstance(actor, Actor) else (actor, SYSTEM)
+    return AuditEvent(
+        at=at or utcnow(),
+        actor=email,
+        role=role,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +195,12 @@ def compact(value: Any) -> str:
 
 
 def list_events(
-    db: Database, where: AuditFilter = AuditFilter(), page: int = 1, page_size: int = PAGE_SIZE
+    db: Database,
+    where: AuditFilter = AuditFilter(),
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+    *,
+    viewer: Actor,
 ) -> AuditPage:
     """One page of the events matching `where`, newest first (ties: latest written first).
 
@@ -171,7 +210,7 @@ def list_events(
     where.validate()
     if page_size < 1:
         raise InvalidInput(FieldError("page_size", "must be at least 1", value=str(page_size)))
-    with db.read() as session:
+    with reading(db, viewer, Permission.READ_AUDIT) as session:
         total = session.scalar(where.apply(select(func.count()).select_from(AuditEvent))) or 0
         pages = max(1, -(-total // page_size))
         page = min(max(page, 1), pages)
@@ -180,11 +219,11 @@ def list_events(
 
 
 def export_events(
-    db: Database, where: AuditFilter = AuditFilter(), limit: int = EXPORT_LIMIT
+    db: Database, where: AuditFilter = AuditFilter(), limit: int = EXPORT_LIMIT, *, viewer: Actor
 ) -> list[AuditEntry]:
     """Every event matching `where` (up to `limit`), newest first, for a download."""
     where.validate()
-    with db.read() as session:
+    with reading(db, viewer, Permission.READ_AUDIT) as session:
         return _entries(session, where, offset=0, limit=limit)
 
 
@@ -206,9 +245,9 @@ def _entries(session: Session, where: AuditFilter, offset: int, limit: int) -> l
     return [AuditEntry(**row._mapping) for row in session.execute(stmt)]
 
 
-def choices(db: Database) -> AuditChoices:
+def choices(db: Database, viewer: Actor) -> AuditChoices:
     """Distinct actors, actions and record types in the trail (indexed look-ups)."""
-    with db.read() as session:
+    with reading(db, viewer, Permission.READ_AUDIT) as session:
 
         def distinct_values(column: Any) -> list[str]:
             return list(session.scalars(select(column).distinct().order_by(column)))

@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from provisioning import finder
+from provisioning import audit, finder
+from provisioning.access import Actor, Permission, authorize
 from provisioning.db import Database, conflict_insert
 from provisioning.errors import FieldError, InvalidInput
-from provisioning.models import AuditEvent, BlindReview, Order, Org
+from provisioning.models import BlindReview, Order, Org
 from provisioning.models.base import utcnow
-from provisioning.orders.unit import require_actor
 from provisioning.orders.workflow import Action
 from provisioning.states import OrderState
 
@@ -47,14 +47,14 @@ def has_review(session: Session, order_id: str, reviewer: str) -> bool:
 def record(
     db: Database,
     order_id: str,
-    actor: str,
+    actor: Actor,
     chosen_org_id: str | None,
     now: datetime | None = None,
 ) -> bool:
     """Keep the operator's blind pick (None: a new org) beside the model's current one.
     Returns False when this operator already recorded one for the order (first pick
     counts: a second look is no longer blind)."""
-    actor, now = require_actor(actor), now or utcnow()
+    actor, now = authorize(actor, Permission.BLIND_REVIEW), now or utcnow()
     result = finder.match_one(db, order_id, now)  # refuses decided or unknown orders
     with db.write() as session:
         if chosen_org_id is not None and session.get(Org, chosen_org_id) is None:
@@ -64,7 +64,7 @@ def record(
             conflict_insert(session, BlindReview.__table__)
             .values(
                 order_id=order_id,
-                reviewer=actor,
+                reviewer=actor.email,
                 chosen_org_id=chosen_org_id,
                 model_org_id=result.recommended_org_id,
                 model_version=version,
@@ -76,15 +76,9 @@ def record(
         ).scalar()
         if inserted is None:
             return False
+        after = {"chosen_org_id": chosen_org_id, "model_version": version}
         session.add(
-            AuditEvent(
-                at=now,
-                actor=actor,
-                action=Action.BLIND_REVIEW.value,
-                entity_type="order",
-                entity_id=order_id,
-                after={"chosen_org_id": chosen_org_id, "model_version": version},
-            )
+            audit.event(actor, Action.BLIND_REVIEW.value, "order", order_id, None, after, now)
         )
     return True
 

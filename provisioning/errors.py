@@ -50,3 +50,16 @@ class Conflict(ProvisioningError):
     """Someone else changed the record first, or the workflow forbids the step now."""
 
     exit_code = 1
+
+
+class Forbidden(ProvisioningError):
+    """The acting person's role does not allow the action; nothing was changed."""
+
+    exit_code = 1
+
+
+class SignInRefused(ProvisioningError):
+    """Wrong e-mail or password, a disabled account, or too many attempts: one message for
+    all, so a guesser learns nothing about which accounts exist."""
+
+    exit_code = 2

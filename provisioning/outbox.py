@@ -16,11 +16,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
+from provisioning import audit
+from provisioning.access import Actor, Permission, authorize
 from provisioning.db import Database, conflict_insert
 from provisioning.errors import FieldError, InvalidInput
 from provisioning.mailer import (
@@ -30,7 +32,7 @@ from provisioning.mailer import (
     build_message,
     check_settings,
 )
-from provisioning.models import AuditEvent, OutboxEmail
+from provisioning.models import OutboxEmail
 from provisioning.models.base import utcnow
 from provisioning.settings import Settings
 from provisioning.states import OutboxStatus
@@ -222,6 +224,30 @@ def send_due(
             report.outcomes.append(_record_sent(db, claimed, clock()))
     report.remaining = _due_count(db, clock())
     return report
+
+
+class StopSignal(Protocol):
+    """What tells a long-running sender to stop: a `threading.Event` or a
+    `multiprocessing.Event` (`wait` returns True once it is set)."""
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+def send_every(
+    db: Database, settings: Settings, every: float, stop: StopSignal, limit: int = 100
+) -> Iterator[SendReport]:
+    """`onboard outbox send --every`: the sender as its own long-running process.
+
+    One `send_due` run, then a wait of `every` seconds, until `stop` is set; the report of
+    each run is yielded. A run that reached `limit` is followed by the next at once, so a
+    burst drains at full speed. An unreachable server does not end the loop: `send_due`
+    already moved the due e-mails back by a retry delay, and the next run tries again.
+    """
+    while True:
+        report = send_due(db, settings, limit=limit)
+        yield report
+        if stop.wait(0 if report.remaining else every):
+            return
 
 
 def _deliver(mailer: SmtpMailer, settings: Settings, claimed: _Claimed, now: datetime) -> None:
@@ -428,12 +454,15 @@ def stuck(db: Database, older_than: timedelta, now: datetime | None = None) -> l
     ]
 
 
-def requeue(db: Database, ids: Iterable[int], actor: str, now: datetime | None = None) -> list[int]:
+def requeue(
+    db: Database, ids: Iterable[int], actor: Actor, now: datetime | None = None
+) -> list[int]:
     """Put messages stuck in `sending` back in the queue, on purpose and audited.
 
     The ids that were not in `sending` are left alone; the ones changed are returned.
     Attempts are kept: whether the stuck one reached the server is unknown.
     """
+    authorize(actor, Permission.RETRY_EMAIL)
     now = now or utcnow()
     with db.write() as session:
         rows = _locked(session, list(ids), OutboxStatus.SENDING)
@@ -441,13 +470,14 @@ def requeue(db: Database, ids: Iterable[int], actor: str, now: datetime | None =
 
 
 def retry_failed(
-    db: Database, ids: Iterable[int] | None, actor: str, now: datetime | None = None
+    db: Database, ids: Iterable[int] | None, actor: Actor, now: datetime | None = None
 ) -> list[int]:
     """Put failed messages (all of them when `ids` is None) back in the queue, audited.
 
     Their attempts start again from zero: someone fixed the cause (a mailbox, the SMTP
     settings), so the message deserves a full set of attempts.
     """
+    authorize(actor, Permission.RETRY_EMAIL)
     now = now or utcnow()
     with db.write() as session:
         rows = _locked(session, None if ids is None else list(ids), OutboxStatus.FAILED)
@@ -457,7 +487,7 @@ def retry_failed(
 def retry(
     db: Database,
     ids: Sequence[int],
-    actor: str,
+    actor: Actor,
     *,
     older_than: timedelta,
     now: datetime | None = None,
@@ -465,6 +495,7 @@ def retry(
     """`onboard outbox retry`: every failed message, or exactly the ids named, which must
     be failed or stuck (claimed longer than `older_than` ago). All or nothing: any other id
     refuses the whole request with every reason."""
+    authorize(actor, Permission.RETRY_EMAIL)
     now = now or utcnow()
     if not ids:
         return retry_failed(db, None, actor, now)
@@ -528,7 +559,7 @@ def _locked(session: Session, ids: list[int] | None, status: OutboxStatus) -> li
 def _back_to_pending(
     session: Session,
     rows: list[OutboxEmail],
-    actor: str,
+    actor: Actor,
     now: datetime,
     action: str,
     reset_attempts: bool,
@@ -546,16 +577,7 @@ def _back_to_pending(
         email.next_attempt_at = now
         if reset_attempts:
             email.attempts = 0
-        events.append(
-            AuditEvent(
-                at=now,
-                actor=actor,
-                action=action,
-                entity_type="outbox_email",
-                entity_id=str(email.id),
-                before=before,
-                after={"status": email.status, "attempts": email.attempts},
-            )
-        )
+        after = {"status": email.status, "attempts": email.attempts}
+        events.append(audit.event(actor, action, "outbox_email", str(email.id), before, after, now))
     session.add_all(events)
     return [email.id for email in rows]

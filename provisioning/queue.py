@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from matching.matcher import MatchResult
 from matching.normalize import name_key
+from provisioning.access import Actor, Permission, authorize
 from provisioning.db import Database, conflict_insert
 from provisioning.finder import active_model, match_all
 from provisioning.models import Order, OrderMatch, OrderService, Org
@@ -301,6 +302,13 @@ def refresh_matches(
     ]
     store_matches(db, results, version, now)
     return len(results)
+
+
+def score_waiting(db: Database, actor: Actor, now: datetime | None = None) -> int:
+    """The queue's "Score waiting orders": `refresh_matches` for someone allowed to run
+    the finder over every waiting order (not a partner admin: it ranks every partner's)."""
+    authorize(actor, Permission.RUN_FINDER)
+    return refresh_matches(db, now)
 
 
 def store_matches(

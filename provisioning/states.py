@@ -79,3 +79,13 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"  # claimed by one sender; never handed to a second one
     SENT = "sent"
     FAILED = "failed"  # gave up after the last retry; visible to operators
+
+
+class Role(StrEnum):
+    """What a signed-in person may do; `provisioning.access.permissions` lists each grant."""
+
+    OPERATOR = "operator"  # resolves orders and provisions their services
+    MANAGER = "manager"  # reads everything, watches the backlog
+    ANALYST = "analyst"  # decision history, trains and publishes scorer models
+    PARTNER_ADMIN = "partner_admin"  # an operator limited to one partner's customers
+    ADMIN = "admin"  # accounts

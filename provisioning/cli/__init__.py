@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from provisioning.cli import database, dataset, demo, finder, orders, outbox  # noqa: F401  (registers commands)
+from provisioning.cli import (  # noqa: F401  (registers commands)
+    database,
+    dataset,
+    demo,
+    finder,
+    orders,
+    outbox,
+    users,
+)
 from provisioning.cli.app import cli
 
 

@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 
 import click
 
+from provisioning.access import Actor, accounts
 from provisioning.db import Database
-from provisioning.errors import InvalidInput, ProvisioningError
+from provisioning.errors import FieldError, InvalidInput, ProvisioningError
 from provisioning.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,8 +61,21 @@ def actor_option(func: F) -> F:
     )(func)
 
 
-def resolve_actor(ctx: CliContext, actor: str | None) -> str:
-    """The acting user of a CLI change: `--actor`, else ONBOARD_ACTOR, else the OS user."""
+def resolve_actor(ctx: CliContext, actor: str | None) -> Actor:
+    """The account a CLI change is made as: `--actor`, else ONBOARD_ACTOR; its role decides
+    what the command may do. Whoever runs the CLI holds the database credentials, so the
+    account is looked up rather than signed in to; a disabled account is refused."""
+    email = actor or ctx.settings.actor
+    if not email:
+        raise InvalidInput(
+            FieldError("actor", "name the account you act as (--actor or ONBOARD_ACTOR)")
+        )
+    return accounts.actor_for(ctx.db, email)
+
+
+def job_runner(ctx: CliContext, actor: str | None) -> str:
+    """Who ran a system job (import, demo): recorded with the role `system`, no account
+    needed — these commands are for whoever holds the database credentials."""
     return actor or ctx.settings.actor or f"cli:{getpass.getuser()}"
 
 

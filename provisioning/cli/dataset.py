@@ -12,8 +12,8 @@ from provisioning.cli.app import (
     cli,
     format_option,
     handle_errors,
+    job_runner,
     pass_ctx,
-    resolve_actor,
 )
 from provisioning.cli.output import emit_object, emit_rows
 from provisioning.dataset import export_dataset, import_dataset
@@ -33,7 +33,7 @@ def import_command(ctx: CliContext, directory: Path, actor: str | None, fmt: str
     Every error of every file is reported at once (file:line: column: reason) and nothing
     is written if there is any (exit 2). Importing the same dataset again changes nothing.
     """
-    report = import_dataset(ctx.db, directory, resolve_actor(ctx, actor))
+    report = import_dataset(ctx.db, directory, job_runner(ctx, actor))
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     files = [{"file": f.file, "rows": f.rows, "changed": f.changed} for f in report.files]

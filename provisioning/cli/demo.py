@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
@@ -13,11 +14,12 @@ from provisioning.cli.app import (
     cli,
     format_option,
     handle_errors,
+    job_runner,
     pass_ctx,
-    resolve_actor,
 )
 from provisioning.cli.output import emit_object, emit_rows
 from provisioning.dataset import fields
+from provisioning.demo.accounts import create_demo_accounts
 from provisioning.demo.seed import create_demo, database_is_empty
 from provisioning.demo.world import WorldParams
 from provisioning.errors import FieldError, InvalidInput
@@ -84,12 +86,19 @@ def demo_command(
         params = WorldParams(orgs=orgs, seed=seed, now=_now(now_text))
     except ValueError as exc:
         raise InvalidInput(FieldError("demo", str(exc))) from None
-    report = create_demo(ctx.db, params, resolve_actor(ctx, actor), out_dir)
+    report = create_demo(ctx.db, params, job_runner(ctx, actor), out_dir)
+    people = [asdict(a) for a in create_demo_accounts(ctx.db, params.now)]
     scored = refresh_matches(ctx.db, params.now) if score else 0
     files = [{"file": f.file, "rows": f.rows} for f in report.imported.files]
     if fmt == "json":
         emit_object(
-            {"files": files, "orders_by_state": report.orders_by_state, "scored": scored}, fmt
+            {
+                "files": files,
+                "orders_by_state": report.orders_by_state,
+                "scored": scored,
+                "accounts": people,
+            },
+            fmt,
         )
         return
     emit_rows(files, fmt, ["file", "rows"])
@@ -98,3 +107,5 @@ def demo_command(
     emit_rows(states, fmt, ["state", "orders"])
     if score:
         click.echo(f"\n{scored} waiting order(s) ranked for the queue")
+    click.echo("\nSign in to the app with one of these accounts (passwords shown only now):")
+    emit_rows(people, fmt, ["email", "role", "partner_id", "password"])

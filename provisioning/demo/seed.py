@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from matching.normalize import name_key, name_token
 from matching.vocabulary import OrgStatus
+from provisioning.audit import SYSTEM
 from provisioning.dataset.importer import ImportReport, load_dataset
 from provisioning.db import Database
 from provisioning.demo.world import DECIDED_STATES, OrderPlan, WorldParams, generate_world
@@ -57,6 +58,7 @@ def create_demo(
                 insert(AuditEvent.__table__).values(
                     at=params.now,
                     actor=actor,
+                    role=SYSTEM,
                     action=AUDIT_ACTION,
                     entity_type="dataset",
                     entity_id="demo",

@@ -1,5 +1,6 @@
 """The system of record: one module per aggregate, re-exported here."""
 
+from provisioning.models.accounts import Account
 from provisioning.models.base import Base, UTCDateTime, utcnow
 from provisioning.models.mapping import OrgApproval, PartnerAccess
 from provisioning.models.orders import Order, OrderLine, OrderService
@@ -9,6 +10,7 @@ from provisioning.models.review import BlindReview, OrderMatch
 from provisioning.models.setup import CallingLocation, MeetingsSite
 
 __all__ = [
+    "Account",
     "AuditEvent",
     "Base",
     "BlindReview",

@@ -85,7 +85,7 @@ def sweep(db: Database, policy: DeadlinePolicy, now: datetime | None = None) -> 
 def _sweep_one(
     db: Database, order_id: str, policy: DeadlinePolicy, now: datetime, report: SweepReport
 ) -> None:
-    with locked_order(db, order_id) as (session, order):
+    with locked_order(db, order_id, None) as (session, order):
         services = session.scalars(
             select(OrderService.state).where(OrderService.order_id == order_id)
         ).all()

@@ -20,6 +20,7 @@ from matching.errors import InvalidEmail
 from matching.matcher import match_order
 from matching.normalize import email_domain, normalize_email, registrable_domain
 from matching.vocabulary import DomainStatus, MemberStatus, OrgStatus
+from provisioning.access import Actor, Permission, authorize
 from provisioning.db import Database
 from provisioning.errors import Conflict, FieldError, InvalidInput
 from provisioning.finder import active_model, order_query
@@ -38,7 +39,7 @@ from provisioning.models import (
 from provisioning.models.base import utcnow
 from provisioning.models.setup import CallingLocation
 from provisioning.orders import emails
-from provisioning.orders.unit import ActionResult, locked_order, record, require_actor, snapshot
+from provisioning.orders.unit import ActionResult, locked_order, record, snapshot
 from provisioning.orders.workflow import Action, require
 from provisioning.rules import canonical_industry, check_industry
 from provisioning.states import (
@@ -69,12 +70,12 @@ def set_intent(
     db: Database,
     order_id: str,
     intent: str,
-    actor: str,
+    actor: Actor,
     email: str | None = None,
     now: datetime | None = None,
 ) -> ActionResult:
     """Say who the order is for; `delegate` hands it to `email`, who gets an e-mail."""
-    actor, now = require_actor(actor), now or utcnow()
+    actor, now = authorize(actor, Permission.RESOLVE_ORDERS), now or utcnow()
     try:
         chosen = Intent(intent)
     except ValueError:
@@ -89,7 +90,7 @@ def set_intent(
         raise InvalidInput(FieldError("email", "only an order delegated to someone takes one"))
     target = OrderState.DELEGATED if chosen is Intent.DELEGATE else OrderState.AWAITING_ORG
     action = Action.DELEGATE if chosen is Intent.DELEGATE else Action.INTENT
-    with locked_order(db, order_id) as (session, order):
+    with locked_order(db, order_id, actor) as (session, order):
         if chosen is Intent.CUSTOMER and order.partner_id is None:
             raise InvalidInput(
                 FieldError("intent", "only an order placed by a partner can be for a customer")
@@ -113,12 +114,12 @@ def set_intent(
 
 
 def correct_email(
-    db: Database, order_id: str, email: str, actor: str, now: datetime | None = None
+    db: Database, order_id: str, email: str, actor: Actor, now: datetime | None = None
 ) -> ActionResult:
     """Fix a mistyped provisioning e-mail before mapping, and re-send the welcome to it."""
-    actor, now = require_actor(actor), now or utcnow()
+    actor, now = authorize(actor, Permission.RESOLVE_ORDERS), now or utcnow()
     address = valid_email(email, "email")
-    with locked_order(db, order_id) as (session, order):
+    with locked_order(db, order_id, actor) as (session, order):
         if order.provisioning_email == address:
             return ActionResult(order_id, Action.CORRECT_EMAIL.value, False, order.state)
         require(Action.CORRECT_EMAIL, order.state, order_id)
@@ -131,11 +132,11 @@ def correct_email(
 
 
 def resend_welcome(
-    db: Database, order_id: str, actor: str, now: datetime | None = None
+    db: Database, order_id: str, actor: Actor, now: datetime | None = None
 ) -> ActionResult:
     """Queue the welcome e-mail again, unless one to the same address is still unsent."""
-    actor, now = require_actor(actor), now or utcnow()
-    with locked_order(db, order_id) as (session, order):
+    actor, now = authorize(actor, Permission.RESOLVE_ORDERS), now or utcnow()
+    with locked_order(db, order_id, actor) as (session, order):
         require(Action.RESEND_WELCOME, order.state, order_id)
         welcomes = select(OutboxEmail).where(
             OutboxEmail.order_id == order_id, OutboxEmail.kind == "welcome"
@@ -168,12 +169,12 @@ def resend_welcome(
 
 
 def map_org(
-    db: Database, order_id: str, org_id: str, actor: str, now: datetime | None = None
+    db: Database, order_id: str, org_id: str, actor: Actor, now: datetime | None = None
 ) -> ActionResult:
     """Attach the order to an existing org: the recommendation, another candidate or any
     org found by search. Waits for approval where the org is established."""
-    actor, now = require_actor(actor), now or utcnow()
-    with locked_order(db, order_id) as (session, order):
+    actor, now = authorize(actor, Permission.RESOLVE_ORDERS), now or utcnow()
+    with locked_order(db, order_id, actor) as (session, order):
         org = session.get(Org, org_id)
         if org is None:
             raise InvalidInput(FieldError("org", "no such organization", value=org_id))
@@ -196,7 +197,7 @@ def map_org(
         order.decision = (
             Decision.ACCEPTED if recommended == org_id else Decision.CHOSE_OTHER
         ).value
-        order.decided_by, order.decided_at = actor, now
+        order.decided_by, order.decided_at = actor.email, now
         admin = _approver(session, order, org)
         if admin is not None:
             _move(order, OrderState.AWAITING_APPROVAL, now)
@@ -206,7 +207,7 @@ def map_org(
                     org_id=org_id,
                     admin_email=admin,
                     status=ApprovalStatus.PENDING.value,
-                    requested_by=actor,
+                    requested_by=actor.email,
                     requested_at=now,
                 )
             )
@@ -225,15 +226,15 @@ def answer_approval(
     db: Database,
     order_id: str,
     approve: bool,
-    actor: str,
+    actor: Actor,
     reason: str | None = None,
     now: datetime | None = None,
 ) -> ActionResult:
     """Record the org administrator's answer: approval makes the mapping take effect, a
     decline sends the order back to the organization finder."""
-    actor, now = require_actor(actor), now or utcnow()
+    actor, now = authorize(actor, Permission.RESOLVE_ORDERS), now or utcnow()
     action = Action.APPROVE if approve else Action.DECLINE
-    with locked_order(db, order_id) as (session, order):
+    with locked_order(db, order_id, actor) as (session, order):
         last = session.scalars(
             select(OrgApproval)
             .where(OrgApproval.order_id == order_id)
@@ -247,7 +248,12 @@ def answer_approval(
         if last is None or last.status != ApprovalStatus.PENDING:
             raise Conflict(f"order {order_id}: no approval request is pending")
         before = snapshot(order)
-        last.status, last.decided_by, last.decided_at, last.reason = done.value, actor, now, reason
+        last.status, last.decided_by, last.decided_at, last.reason = (
+            done.value,
+            actor.email,
+            now,
+            reason,
+        )
         if approve:
             org = session.get_one(Org, order.org_id)
             _take_effect(session, order, org, actor, now, new_org=False)
@@ -264,14 +270,14 @@ def create_org(
     name: str,
     industry: str,
     country: str,
-    actor: str,
+    actor: Actor,
     now: datetime | None = None,
 ) -> ActionResult:
     """No existing org is right: create one for the order (company name, industry
     vertical from the fixed list, country) and map the order to it."""
-    actor, now = require_actor(actor), now or utcnow()
+    actor, now = authorize(actor, Permission.RESOLVE_ORDERS), now or utcnow()
     name, country_code, vertical = _new_org_fields(name, industry, country)
-    with locked_order(db, order_id) as (session, order):
+    with locked_order(db, order_id, actor) as (session, order):
         if order.new_org and order.org_id and OrderState(order.state) in _MAPPED:
             org = session.get_one(Org, order.org_id)
             if (org.name, org.industry, org.country) == (name, vertical, country_code):
@@ -304,7 +310,7 @@ def create_org(
         order.recommended_org_id = _recommendation(session, order, now)
         order.org_id, order.new_org = org.org_id, True
         order.decision = Decision.CREATED_ORG.value
-        order.decided_by, order.decided_at = actor, now
+        order.decided_by, order.decided_at = actor.email, now
         _take_effect(session, order, org, actor, now, new_org=True)
         after = {**snapshot(order), "org_name": name, "industry": vertical, "country": country_code}
         record(session, actor, Action.CREATE_ORG, order, before, after, now)
@@ -312,17 +318,17 @@ def create_org(
 
 
 def unmap(
-    db: Database, order_id: str, reason: str, actor: str, now: datetime | None = None
+    db: Database, order_id: str, reason: str, actor: Actor, now: datetime | None = None
 ) -> ActionResult:
     """The explicit, audited reversal of a mapping: back to the organization finder.
 
     Refused once anything was set up in the org (a site or a location exists): those
     live in the org and cannot follow the order elsewhere.
     """
-    actor, now = require_actor(actor), now or utcnow()
+    actor, now = authorize(actor, Permission.RESOLVE_ORDERS), now or utcnow()
     if not reason or not reason.strip():
         raise InvalidInput(FieldError("reason", "say why the mapping is reversed"))
-    with locked_order(db, order_id) as (session, order):
+    with locked_order(db, order_id, actor) as (session, order):
         if order.state == OrderState.AWAITING_ORG and order.org_id is None:
             return ActionResult(order_id, Action.UNMAP.value, False, order.state)
         require(Action.UNMAP, order.state, order_id)
@@ -343,7 +349,7 @@ def unmap(
             .where(OrgApproval.order_id == order_id, OrgApproval.status == ApprovalStatus.PENDING)
             .values(
                 status=ApprovalStatus.DECLINED.value,
-                decided_by=actor,
+                decided_by=actor.email,
                 decided_at=now,
                 reason=f"withdrawn: {reason.strip()}",
             )
@@ -352,7 +358,7 @@ def unmap(
         session.execute(
             update(OrderService)
             .where(OrderService.order_id == order_id)
-            .values(state=ServiceState.PENDING.value, updated_by=actor, updated_at=now)
+            .values(state=ServiceState.PENDING.value, updated_by=actor.email, updated_at=now)
         )
         _forget_org(order)
         order.customer_admin_email = None
@@ -441,7 +447,7 @@ def _approver(session: Session, order: Order, org: Org) -> str | None:
 
 
 def _take_effect(
-    session: Session, order: Order, org: Org, actor: str, now: datetime, new_org: bool
+    session: Session, order: Order, org: Org, actor: Actor, now: datetime, new_org: bool
 ) -> None:
     """The point of no return: the order is in `org`, and a partner acting for its
     customer gets its role there (full administrator only without live licences)."""
@@ -459,7 +465,7 @@ def _take_effect(
             partner_id=order.partner_id,
             role=role.value,
             order_id=order.order_id,
-            granted_by=actor,
+            granted_by=actor.email,
             granted_at=now,
         )
     )

@@ -18,13 +18,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from matching.vocabulary import Service
+from provisioning.access import Actor, Permission, authorize
 from provisioning.db import Database
 from provisioning.errors import Conflict, FieldError, InvalidInput
 from provisioning.models import CallingLocation, MeetingsSite, Order, OrderLine, OrderService, Org
 from provisioning.models.base import utcnow
 from provisioning.orders import emails
 from provisioning.orders.mapping import valid_email
-from provisioning.orders.unit import ActionResult, locked_order, record, require_actor
+from provisioning.orders.unit import ActionResult, locked_order, record
 from provisioning.orders.workflow import Action, is_complete, require, require_service
 from provisioning.rules import (
     LOCATION_FIELDS,
@@ -44,14 +45,14 @@ def set_up_meetings(
     order_id: str,
     sites: Sequence[tuple[str, object]],
     timezone: str,
-    actor: str,
+    actor: Actor,
     early_release: bool = False,
     users_managed_in: str = "control_hub",
     now: datetime | None = None,
 ) -> ActionResult:
     """Create the order's Meetings sites with its licences split across them."""
-    actor, now = require_actor(actor), now or utcnow()
-    with locked_order(db, order_id) as (session, order):
+    actor, now = authorize(actor, Permission.PROVISION), now or utcnow()
+    with locked_order(db, order_id, actor) as (session, order):
         service = _service(session, order, Service.MEETINGS)
         if service.state != ServiceState.PROVISIONED:
             require(Action.MEETINGS, order.state, order_id)
@@ -84,7 +85,7 @@ def set_up_meetings(
                     licences=site.licences,
                     users_managed_in=setup.users_managed_in,
                     created_at=now,
-                    created_by=actor,
+                    created_by=actor.email,
                 )
             )
         try:
@@ -104,15 +105,15 @@ def set_up_meetings(
 
 
 def set_up_calling(
-    db: Database, order_id: str, actor: str, now: datetime | None = None, **location: Any
+    db: Database, order_id: str, actor: Actor, now: datetime | None = None, **location: Any
 ) -> ActionResult:
     """Create the main (HQ) Calling location; more locations come after provisioning.
 
     `location` takes `validate_location`'s fields (name, country, timezone, languages,
     address, SIP address); the SIP address is pre-filled from the company name.
     """
-    actor, now = require_actor(actor), now or utcnow()
-    with locked_order(db, order_id) as (session, order):
+    actor, now = authorize(actor, Permission.PROVISION), now or utcnow()
+    with locked_order(db, order_id, actor) as (session, order):
         service = _service(session, order, Service.CALLING)
         if service.state != ServiceState.PROVISIONED:
             require(Action.CALLING, order.state, order_id)
@@ -132,7 +133,7 @@ def set_up_calling(
                 org_id=order.org_id,
                 is_main=True,
                 created_at=now,
-                created_by=actor,
+                created_by=actor.email,
                 **_location_columns(setup),
             )
         )
@@ -142,11 +143,11 @@ def set_up_calling(
 
 
 def configure_later(
-    db: Database, order_id: str, service_name: str, actor: str, now: datetime | None = None
+    db: Database, order_id: str, service_name: str, actor: Actor, now: datetime | None = None
 ) -> ActionResult:
     """Leave a service not provisioned, to be resumed later (workflow part 2)."""
-    actor, now = require_actor(actor), now or utcnow()
-    with locked_order(db, order_id) as (session, order):
+    actor, now = authorize(actor, Permission.PROVISION), now or utcnow()
+    with locked_order(db, order_id, actor) as (session, order):
         service = _service(session, order, _service_name(service_name))
         if service.state == ServiceState.CONFIGURE_LATER:
             return ActionResult(order_id, Action.CONFIGURE_LATER.value, False, order.state)
@@ -155,7 +156,7 @@ def configure_later(
         before = {"service": service.service, "state": service.state}
         service.state, service.updated_by, service.updated_at = (
             ServiceState.CONFIGURE_LATER.value,
-            actor,
+            actor.email,
             now,
         )
         after = {"service": service.service, "state": service.state}
@@ -164,14 +165,14 @@ def configure_later(
 
 
 def hand_to_customer(
-    db: Database, order_id: str, admin_email: str, actor: str, now: datetime | None = None
+    db: Database, order_id: str, admin_email: str, actor: Actor, now: datetime | None = None
 ) -> ActionResult:
     """ "My customer will set up their own services": the customer's administrator gets an
     e-mail to continue, every service not yet provisioned waits for them, and the
     partner keeps its access to the org."""
-    actor, now = require_actor(actor), now or utcnow()
+    actor, now = authorize(actor, Permission.PROVISION), now or utcnow()
     admin = valid_email(admin_email, "admin_email")
-    with locked_order(db, order_id) as (session, order):
+    with locked_order(db, order_id, actor) as (session, order):
         services = _services(session, order_id)
         open_services = [s for s in services if s.state != ServiceState.PROVISIONED]
         if (
@@ -195,7 +196,7 @@ def hand_to_customer(
             )
             service.state, service.updated_by, service.updated_at = (
                 ServiceState.CUSTOMER_SELF_SETUP.value,
-                actor,
+                actor.email,
                 now,
             )
         order.customer_admin_email = admin
@@ -216,19 +217,19 @@ def save_draft(
     order_id: str,
     service_name: str,
     draft: dict[str, Any],
-    actor: str,
+    actor: Actor,
     now: datetime | None = None,
 ) -> ActionResult:
     """Keep a half-filled setup form, so the wizard resumes where a person stopped."""
-    actor, now = require_actor(actor), now or utcnow()
-    with locked_order(db, order_id) as (session, order):
+    actor, now = authorize(actor, Permission.PROVISION), now or utcnow()
+    with locked_order(db, order_id, actor) as (session, order):
         service = _service(session, order, _service_name(service_name))
         if service.draft == draft:
             return ActionResult(order_id, Action.SAVE_DRAFT.value, False, order.state)
         require(Action.SAVE_DRAFT, order.state, order_id)
         if service.state == ServiceState.PROVISIONED:
             raise Conflict(f"order {order_id}: {service.service} is already provisioned")
-        service.draft, service.updated_by, service.updated_at = draft, actor, now
+        service.draft, service.updated_by, service.updated_at = draft, actor.email, now
         after = {"service": service.service, "draft": draft}
         record(session, actor, Action.SAVE_DRAFT, order, None, after, now)
         return ActionResult(order_id, Action.SAVE_DRAFT.value, True, order.state)
@@ -361,7 +362,7 @@ def _provisioned(
     order: Order,
     service: OrderService,
     action: Action,
-    actor: str,
+    actor: Actor,
     after: dict[str, Any],
     now: datetime,
 ) -> None:
@@ -369,7 +370,7 @@ def _provisioned(
     before = {"service": service.service, "state": service.state}
     service.state = ServiceState.PROVISIONED.value
     service.provisioned_at = service.updated_at = now
-    service.updated_by, service.draft = actor, None
+    service.updated_by, service.draft = actor.email, None
     record(session, actor, action, order, before, {"state": service.state, **after}, now)
     if is_complete(s.state for s in _services(session, order.order_id)):
         order.state, order.state_changed_at = OrderState.COMPLETE.value, now

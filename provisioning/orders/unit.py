@@ -19,9 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from provisioning import audit
+from provisioning.access import Actor, limit_to
 from provisioning.db import Database
 from provisioning.errors import Conflict, NotFound
-from provisioning.models import AuditEvent, Order
+from provisioning.models import Order
 from provisioning.orders.workflow import Action
 
 
@@ -46,10 +48,19 @@ class ActionResult:
 
 
 @contextmanager
-def locked_order(db: Database, order_id: str) -> Iterator[tuple[Session, Order]]:
-    """One write transaction holding the order's row lock; rolled back on any error."""
+def locked_order(
+    db: Database, order_id: str, actor: Actor | None
+) -> Iterator[tuple[Session, Order]]:
+    """One write transaction holding the order's row lock; rolled back on any error.
+
+    The session is scoped to the actor's partner (`None`: a system job such as the
+    deadline sweeper), so a partner admin's order of another partner is "not found", and
+    so is any org of another partner's it names.
+    """
     try:
         with db.write() as session:
+            if actor is not None:
+                limit_to(session, actor)
             order = session.get(Order, order_id, with_for_update=True)
             if order is None:
                 raise NotFound(f"order {order_id!r} does not exist")
@@ -79,23 +90,24 @@ def snapshot(order: Order) -> dict[str, Any]:
 
 def record(
     session: Session,
-    actor: str,
+    actor: Actor | str,
     action: Action,
     order: Order,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     now: datetime,
 ) -> None:
-    """Append the audit event of a change, in the change's own transaction."""
+    """Append the audit event of a change, in the change's own transaction (a plain
+    string actor is a system job such as the deadline sweeper)."""
     session.add(
-        AuditEvent(
-            at=now,
-            actor=actor,
-            action=action.value,
-            entity_type="order",
-            entity_id=order.order_id,
-            before=_jsonable(before),
-            after=_jsonable(after),
+        audit.event(
+            actor,
+            action.value,
+            "order",
+            order.order_id,
+            _jsonable(before),
+            _jsonable(after),
+            now,
         )
     )
 
@@ -104,10 +116,3 @@ def _jsonable(values: dict[str, Any] | None) -> dict[str, Any] | None:
     if values is None:
         return None
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
-
-
-def require_actor(actor: str) -> str:
-    """Every change is recorded for a person: an empty actor is a programming error."""
-    if not actor or not actor.strip():
-        raise ValueError("an action needs the acting user")
-    return actor.strip()

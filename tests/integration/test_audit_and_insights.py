@@ -13,6 +13,7 @@ from matching.candidates import find_candidates
 from matching.evaluation import Prediction, precision_recall_points, reliability_curve
 from matching.scorer import Thresholds
 from provisioning import audit, finder, insights
+from provisioning.access import Actor, Role
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
 from provisioning.demo.seed import create_demo
@@ -21,6 +22,7 @@ from provisioning.errors import InvalidInput, NotFound
 from provisioning.finder_source import SqlCandidateSource
 from provisioning.models import AuditEvent, Order
 from tests.conftest import FIXTURES
+from tests.people import MANAGER
 
 pytestmark = pytest.mark.db
 
@@ -76,18 +78,21 @@ def trail(db: Database) -> Database:
 
 
 def test_events_come_newest_first_fifty_to_a_page(trail: Database) -> None:
-    first = audit.list_events(trail)
+    first = audit.list_events(trail, viewer=MANAGER)
     assert (first.total, first.pages, first.page, len(first.entries)) == (53, 2, 1, 50)
     assert first.entries[0].action == "order.delegate"  # 3 March, 23:59: the newest
     assert [e.at for e in first.entries] == sorted((e.at for e in first.entries), reverse=True)
-    second = audit.list_events(trail, page=2)
+    second = audit.list_events(trail, page=2, viewer=MANAGER)
     assert [e.entity_id for e in second.entries] == ["ORD-3", "ORD-2", "ORD-1"]
-    assert audit.list_events(trail, page=9).page == 2  # past the end: the last page
+    assert audit.list_events(trail, page=9, viewer=MANAGER).page == 2  # past the end: the last page
 
 
 def test_filters_narrow_the_trail(trail: Database) -> None:
     def ids(**where: object) -> list[str]:
-        return [e.entity_id for e in audit.export_events(trail, audit.AuditFilter(**where))]
+        return [
+            e.entity_id
+            for e in audit.export_events(trail, audit.AuditFilter(**where), viewer=MANAGER)
+        ]
 
     assert ids(actor=BO) == ["ORD-7", "2", "1"]
     assert ids(action="model.train") == ["2", "1"]
@@ -99,21 +104,27 @@ def test_filters_narrow_the_trail(trail: Database) -> None:
     assert ids(since=date(2026, 3, 3), until=date(2026, 3, 3)) == ["ORD-7", "2", "1"]
     assert len(ids(until=date(2026, 3, 1))) == 28  # ORD-1 at 01:20 .. ORD-28 at 23:50
     with pytest.raises(InvalidInput) as refused:
-        audit.list_events(trail, audit.AuditFilter(since=date(2026, 3, 3), until=date(2026, 3, 1)))
+        audit.list_events(
+            trail,
+            audit.AuditFilter(since=date(2026, 3, 3), until=date(2026, 3, 1)),
+            viewer=MANAGER,
+        )
     assert [e.field for e in refused.value.errors] == ["until"]
 
 
 def test_choices_and_changes_read_as_a_person_wants(trail: Database) -> None:
-    choices = audit.choices(trail)
+    choices = audit.choices(trail, MANAGER)
     assert choices.actors == [ANNA, BO]
     assert choices.actions == ["model.train", "order.delegate", "order.map"]
     assert choices.entity_types == ["model_version", "order"]
-    delegated = audit.list_events(trail, audit.AuditFilter(entity="ORD-7")).entries
+    delegated = audit.list_events(trail, audit.AuditFilter(entity="ORD-7"), viewer=MANAGER).entries
     assert [(c.field, c.before, c.after) for c in delegated[0].changes] == [
         ("state", "awaiting_intent", "delegated"),
         ("delegate_email", None, "=HYPERLINK(1)"),
     ]
-    trained = audit.list_events(trail, audit.AuditFilter(action="model.train")).entries[0]
+    trained = audit.list_events(
+        trail, audit.AuditFilter(action="model.train"), viewer=MANAGER
+    ).entries[0]
     assert [(c.field, audit.compact(c.before), c.after) for c in trained.changes] == [
         ("activated", "—", True)
     ]
@@ -221,8 +232,14 @@ def test_diagnostics_agree_with_evaluate_and_explain_the_miss(misled: Database) 
 
 def test_versions_list_their_held_out_metrics_and_any_can_be_measured(mini: Database) -> None:
     assert insights.model_versions(mini) == []
-    finder.train(mini, ANNA, force=True, thresholds=Thresholds(auto=0.9, review=0.4), now=NOW)
-    finder.train(mini, BO, now=NOW)  # in-sample: stored, not activated
+    finder.train(
+        mini,
+        Actor(ANNA, Role.ANALYST),
+        force=True,
+        thresholds=Thresholds(auto=0.9, review=0.4),
+        now=NOW,
+    )
+    finder.train(mini, Actor(BO, Role.ANALYST), now=NOW)  # in-sample: stored, not activated
 
     second, first = insights.model_versions(mini)
     assert (first.version, first.active, first.created_by) == (1, True, ANNA)
@@ -264,5 +281,5 @@ def test_a_fresh_desk_has_nothing_to_measure(db: Database) -> None:
     report = insights.diagnostics(db, now=NOW)
     assert (report.orders, report.metrics, report.misses, report.curve) == (0, {}, [], [])
     assert report.reliability == [] and report.predictions == ()
-    assert audit.list_events(db).total == 0
-    assert audit.choices(db) == audit.AuditChoices([], [], [])
+    assert audit.list_events(db, viewer=MANAGER).total == 0
+    assert audit.choices(db, MANAGER) == audit.AuditChoices([], [], [])

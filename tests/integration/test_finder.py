@@ -20,11 +20,12 @@ from provisioning.demo.world import WorldParams
 from provisioning.errors import Conflict, InvalidInput, NotFound
 from provisioning.models import AuditEvent, ModelVersion
 from tests.conftest import FIXTURES
+from tests.people import ANALYST
 
 pytestmark = pytest.mark.db
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
-ACTOR = "analyst@example.com"
+ACTOR = ANALYST
 # tests/fixtures/mini/README.md: what the finder should find for each order.
 MINI_EXPECTED = {
     "ORD-1001": ("exact", "org-acme"),
@@ -37,7 +38,7 @@ MINI_EXPECTED = {
 
 @pytest.fixture
 def mini(db: Database) -> Database:
-    import_dataset(db, FIXTURES / "mini", ACTOR)
+    import_dataset(db, FIXTURES / "mini", ACTOR.email)
     return db
 
 
@@ -71,7 +72,7 @@ def test_the_shipped_model_serves_a_fresh_install(mini: Database) -> None:
 
 def test_a_round_of_training_stores_and_activates_a_version(db: Database) -> None:
     world = WorldParams(orgs=400, seed=5, now=NOW, orders_per_100_orgs=40.0, history_share=0.7)
-    create_demo(db, world, ACTOR)
+    create_demo(db, world, ACTOR.email)
 
     report = finder.train(db, ACTOR, now=NOW)
 
@@ -151,7 +152,7 @@ def test_cli_match_jsonl_contract(database_url: str) -> None:
 
 def test_batch_matching_answers_exactly_like_one_by_one(db: Database) -> None:
     """`match --all` prefetches a batch's look-ups; the results must not change."""
-    create_demo(db, WorldParams(orgs=300, seed=8, now=NOW, orders_per_100_orgs=30.0), ACTOR)
+    create_demo(db, WorldParams(orgs=300, seed=8, now=NOW, orders_per_100_orgs=30.0), ACTOR.email)
     batched = {r.order_id: r.to_dict() for r in finder.match_all(db, NOW)}
     assert len(batched) > 20
     for order_id, expected in batched.items():

@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from provisioning.access import Actor, Role
 from provisioning.cli import cli
+from provisioning.db import Database
 from tests.conftest import FIXTURES
+from tests.people import add_accounts
+
+OPS = Actor("ops@example.com", Role.OPERATOR)
 
 pytestmark = pytest.mark.db
 
@@ -24,6 +29,9 @@ def run(database_url: str, monkeypatch: pytest.MonkeyPatch):
         return runner.invoke(cli, ["--db", database_url, *args])
 
     assert invoke("import", str(FIXTURES / "mini")).exit_code == 0
+    db = Database(database_url)
+    add_accounts(db, OPS, Actor("kim@example.com", Role.OPERATOR))
+    db.dispose()
     return invoke
 
 

@@ -21,7 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner, Result
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from provisioning import outbox
 from provisioning.cli import cli
@@ -31,11 +31,13 @@ from provisioning.models import AuditEvent, OutboxEmail, utcnow
 from provisioning.settings import Settings
 from provisioning.states import OutboxStatus
 from tests.conftest import private_postgres_schema
+from tests.people import OPERATOR, add_accounts
 
 pytestmark = pytest.mark.db
 
 NOW = datetime(2026, 1, 5, 9, tzinfo=UTC)  # in the past, so the CLI's real clock finds it due
-ACTOR = "ops@example.com"
+ACTOR = OPERATOR
+_AUDIT_FLOOR: dict[str, int] = {}  # per database: the last audit event before the test
 MAIL_FROM = "Onboarding Desk <onboarding@desk.example>"
 HOUR = timedelta(hours=1)
 SMTP_LOGIN, SMTP_PASSWORD = "desk", "s3cret"
@@ -153,10 +155,11 @@ def migrated(
 
 @pytest.fixture
 def db(migrated: Database) -> Database:
-    """The module's database with an empty outbox and audit trail."""
+    """The module's database with an empty outbox; the audit trail is append-only, so
+    `audit` only reads the events written from here on."""
     with migrated.write() as session:
-        session.execute(delete(AuditEvent))
         session.execute(delete(OutboxEmail))
+        _AUDIT_FLOOR[migrated.url] = session.scalar(select(func.max(AuditEvent.id))) or 0
     return migrated
 
 
@@ -203,7 +206,13 @@ def stored(db: Database, key: str) -> OutboxEmail:
 
 def audit(db: Database, action: str) -> list[AuditEvent]:
     with db.read() as session:
-        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+        return list(
+            session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action == action, AuditEvent.id > _AUDIT_FLOOR[db.url]
+                )
+            )
+        )
 
 
 def onboard(db: Database, port: int, *args: str) -> Result:
@@ -429,25 +438,29 @@ def test_retry_puts_failed_e_mails_back_in_the_queue_and_audits_it(
     failed, sent = stored(db, "welcome:ORD-1"), stored(db, "welcome:ORD-2")
     assert failed.status == OutboxStatus.FAILED
 
-    refused = onboard(db, 0, "outbox", "retry", str(failed.id), str(sent.id), "999999999")
+    add_accounts(db, ACTOR)
+    refused = onboard(
+        db, 0, "outbox", "retry", str(failed.id), str(sent.id), "999999999", "--actor", ACTOR.email
+    )
     assert refused.exit_code == 2
     assert "already sent" in refused.stderr and "no such e-mail" in refused.stderr
     assert stored(db, "welcome:ORD-1").status == OutboxStatus.FAILED  # nothing changed
 
-    result = onboard(db, 0, "outbox", "retry", str(failed.id), "--actor", ACTOR)
+    result = onboard(db, 0, "outbox", "retry", str(failed.id), "--actor", ACTOR.email)
 
     assert result.exit_code == 0, result.output
     assert f"1 e-mail(s) back in the queue: {failed.id}" in result.stdout
     email = stored(db, "welcome:ORD-1")
     assert (email.status, email.attempts) == (OutboxStatus.PENDING, 0)
     [event] = audit(db, "outbox.retry")
-    assert (event.actor, event.entity_id) == (ACTOR, str(failed.id))
+    assert (event.actor, event.role, event.entity_id) == (ACTOR.email, "operator", str(failed.id))
     assert event.before is not None and event.before["status"] == "failed"
     assert "550 5.1.1" in event.before["last_error"]
 
     assert outbox.send_due(db, settings).sent == 1  # the mailbox exists now
     assert len(smtp.to("typo@customer.example")) == 1
-    assert onboard(db, 0, "outbox", "retry").stdout.strip() == "no failed e-mails to retry"
+    again = onboard(db, 0, "outbox", "retry", "--actor", ACTOR.email)
+    assert again.stdout.strip() == "no failed e-mails to retry"
 
 
 def test_a_stuck_e_mail_is_only_sent_again_when_a_person_requeues_it(
@@ -476,7 +489,7 @@ def test_a_stuck_e_mail_is_only_sent_again_when_a_person_requeues_it(
     assert [json.loads(line)["stuck"] for line in listed.stdout.splitlines()] == [True]
     assert outbox.requeue(db, [email_id], ACTOR, now=hour_later) == [email_id]
     [event] = audit(db, "outbox.requeue")
-    assert event.actor == ACTOR and event.after == {"status": "pending", "attempts": 1}
+    assert event.actor == ACTOR.email and event.after == {"status": "pending", "attempts": 1}
 
     assert outbox.send_due(db, settings, now=hour_later).sent == 1
     first, second = smtp.to("alice@customer.example")

@@ -42,11 +42,12 @@ from provisioning.finder_source import SqlCandidateSource
 from provisioning.models import AuditEvent, Member, ModelVersion, Order, OrgDomain
 from provisioning.models.base import utcnow
 from tests.conftest import FIXTURES, private_postgres_schema
+from tests.people import ANALYST
 
 pytestmark = pytest.mark.db
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
-ACTOR = "analyst@example.com"
+ACTOR = ANALYST
 WORLD = WorldParams(orgs=200, seed=4, now=NOW, orders_per_100_orgs=40.0, history_share=0.7)
 EVIDENCE = {"held_out": {"accuracy": np.float64(0.97), "orders": 40.0}, "per_fold": [0.9, 1.0]}
 PROBE = np.vstack([np.zeros(len(FEATURE_NAMES)), np.ones(len(FEATURE_NAMES))])
@@ -96,7 +97,7 @@ def fitted(history: list[LabelledOrder]) -> Model:
 
 
 def test_publish_stores_activates_audits_and_match_uses_it(db: Database, fitted: Model) -> None:
-    import_dataset(db, FIXTURES / "mini", ACTOR)
+    import_dataset(db, FIXTURES / "mini", ACTOR.email)
     assert finder.active_version(db) == finder.DEFAULT_VERSION
 
     version = finder.publish(db, fitted, ACTOR, EVIDENCE, {"C": 0.5, "orders": 10})
@@ -118,7 +119,7 @@ def test_publish_stores_activates_audits_and_match_uses_it(db: Database, fitted:
         served.model.none_bias == fitted.none_bias and served.model.thresholds == fitted.thresholds
     )
     assert row.params["C"] == 0.5 and row.params["settings"]["none_bias"] == fitted.none_bias
-    assert row.metrics["per_fold"] == [0.9, 1.0] and row.created_by == ACTOR
+    assert row.metrics["per_fold"] == [0.9, 1.0] and row.created_by == ACTOR.email
     assert event.before == {"active": finder.DEFAULT_VERSION} and event.after["activated"]
 
     # `onboard match` ranks with the published model from its next run on.

@@ -7,22 +7,25 @@ from datetime import UTC, datetime
 import pytest
 
 from provisioning import blind_review, orders
+from provisioning.access import Actor, Role
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
 from provisioning.errors import Conflict
 from provisioning.orgs import search_orgs
 from provisioning.queue import QueueFilter, queue, refresh_matches
 from tests.conftest import FIXTURES
+from tests.people import OPERATOR
+
+KIM = Actor("kim@example.com", Role.OPERATOR)
 
 pytestmark = pytest.mark.db
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
-OPERATOR = "operator@example.com"
 
 
 @pytest.fixture
 def mini(db: Database) -> Database:
-    import_dataset(db, FIXTURES / "mini", OPERATOR)
+    import_dataset(db, FIXTURES / "mini", OPERATOR.email)
     return db
 
 
@@ -108,9 +111,9 @@ def test_blind_review_is_recorded_once_and_compared(mini: Database) -> None:
     assert 0.08 < share < 0.12
     assert blind_review.is_blind("ORD-1002") == blind_review.is_blind("ORD-1002")
 
-    assert blind_review.record(mini, "ORD-1002", "kim@example.com", "org-acme-sales", NOW)
-    assert not blind_review.record(mini, "ORD-1002", "kim@example.com", "org-acme", NOW)
-    assert blind_review.record(mini, "ORD-1003", "kim@example.com", None, NOW)
+    assert blind_review.record(mini, "ORD-1002", KIM, "org-acme-sales", NOW)
+    assert not blind_review.record(mini, "ORD-1002", KIM, "org-acme", NOW)
+    assert blind_review.record(mini, "ORD-1003", KIM, None, NOW)
     with mini.read() as session:
         before = blind_review.agreement(session)
     assert before["reviews"] == 2 and before["decided"] == 0
@@ -122,4 +125,4 @@ def test_blind_review_is_recorded_once_and_compared(mini: Database) -> None:
     assert after["decided"] == 1 and after["operators_overridden"] == 1
     assert (after["operator_accuracy"], after["model_accuracy"]) == (0.0, 1.0)
     with pytest.raises(Conflict):
-        blind_review.record(mini, "ORD-0901", "kim@example.com", None, NOW)  # history
+        blind_review.record(mini, "ORD-0901", KIM, None, NOW)  # history

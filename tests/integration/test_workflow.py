@@ -29,7 +29,8 @@ from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.db
 
-OPERATOR = "operator@example.com"
+from tests.people import OPERATOR, partner_admin  # noqa: E402
+
 STOCKHOLM = {
     "name": "Stockholm HQ",
     "country": "SE",
@@ -41,7 +42,7 @@ STOCKHOLM = {
 
 @pytest.fixture
 def mini(db: Database) -> Database:
-    import_dataset(db, FIXTURES / "mini", OPERATOR)
+    import_dataset(db, FIXTURES / "mini", OPERATOR.email)
     return db
 
 
@@ -182,14 +183,12 @@ def test_delegated_order_is_completed_by_the_delegate(mini: Database) -> None:
     assert _count(mini, OutboxEmail, kind="delegate", recipient="it.chef@nordvik.se") == 1
     with pytest.raises(Conflict, match="delegated"):
         orders.map_org(mini, "ORD-1004", "org-nordvik", OPERATOR)
-    orders.set_intent(mini, "ORD-1004", "customer", "it.chef@nordvik.se")
+    # The delegate signs in with an account the ordering partner's scope (a partner admin).
+    delegate = partner_admin("org-fjord", "it.chef@nordvik.se")
+    orders.set_intent(mini, "ORD-1004", "customer", delegate)
     # org-nordvik is managed by the ordering partner: no approval to wait for.
-    assert orders.map_org(mini, "ORD-1004", "org-nordvik", "it.chef@nordvik.se").state == (
-        "org_mapped"
-    )
-    orders.set_up_calling(
-        mini, "ORD-1004", "it.chef@nordvik.se", **{**STOCKHOLM, "name": "Nordvik Göteborg"}
-    )
+    assert orders.map_org(mini, "ORD-1004", "org-nordvik", delegate).state == "org_mapped"
+    orders.set_up_calling(mini, "ORD-1004", delegate, **{**STOCKHOLM, "name": "Nordvik Göteborg"})
     assert _state(mini, "ORD-1004")["state"] == "complete"
 
 

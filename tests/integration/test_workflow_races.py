@@ -10,11 +10,15 @@ import pytest
 from sqlalchemy import func, select
 
 from provisioning import orders
+from provisioning.access import Actor, Role
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
 from provisioning.errors import Conflict, InvalidInput, ProvisioningError
 from provisioning.models import AuditEvent, MeetingsSite, Order, Org
 from tests.conftest import FIXTURES
+from tests.people import OPERATOR
+
+ANNA, BO = OPERATOR, Actor("bo@example.com", Role.OPERATOR)
 
 pytestmark = pytest.mark.db
 
@@ -46,10 +50,10 @@ def mini(db: Database) -> Database:
 
 
 def test_two_operators_map_one_order_to_different_orgs(mini: Database) -> None:
-    orders.set_intent(mini, "ORD-1001", "customer", "a@example.com")
+    orders.set_intent(mini, "ORD-1001", "customer", ANNA)
     results = _race(
-        lambda: orders.map_org(mini, "ORD-1001", "org-acme", "a@example.com"),
-        lambda: orders.map_org(mini, "ORD-1001", "org-acme-sales", "b@example.com"),
+        lambda: orders.map_org(mini, "ORD-1001", "org-acme", ANNA),
+        lambda: orders.map_org(mini, "ORD-1001", "org-acme-sales", BO),
     )
     winners = [r for r in results if isinstance(r, orders.ActionResult)]
     losers = [r for r in results if isinstance(r, Conflict)]
@@ -62,14 +66,14 @@ def test_two_operators_map_one_order_to_different_orgs(mini: Database) -> None:
             .where(AuditEvent.action == "order.map", AuditEvent.entity_id == "ORD-1001")
         )
     assert maps == 1
-    assert order.decided_by == ("a@example.com" if results[0] is winners[0] else "b@example.com")
+    assert order.decided_by == (ANNA if results[0] is winners[0] else BO).email
 
 
 def test_two_operators_create_an_org_for_one_order(mini: Database) -> None:
-    orders.set_intent(mini, "ORD-1003", "customer", "a@example.com")
+    orders.set_intent(mini, "ORD-1003", "customer", ANNA)
     results = _race(
-        lambda: orders.create_org(mini, "ORD-1003", "Sjöberg Media AB", "Media", "SE", "a@x.se"),
-        lambda: orders.create_org(mini, "ORD-1003", "Sjoberg Media", "Media", "SE", "b@x.se"),
+        lambda: orders.create_org(mini, "ORD-1003", "Sjöberg Media AB", "Media", "SE", ANNA),
+        lambda: orders.create_org(mini, "ORD-1003", "Sjoberg Media", "Media", "SE", BO),
     )
     assert sum(isinstance(r, orders.ActionResult) for r in results) == 1, results
     assert sum(isinstance(r, Conflict) for r in results) == 1, results
@@ -79,13 +83,13 @@ def test_two_operators_create_an_org_for_one_order(mini: Database) -> None:
 
 
 def test_the_same_action_twice_at_once_is_done_once(mini: Database) -> None:
-    orders.set_intent(mini, "ORD-1005", "own-company", "a@example.com")
-    orders.map_org(mini, "ORD-1005", "org-berlin", "a@example.com")
+    orders.set_intent(mini, "ORD-1005", "own-company", ANNA)
+    orders.map_org(mini, "ORD-1005", "org-berlin", ANNA)
     results = _race(
         *[
             (
                 lambda: orders.set_up_meetings(
-                    mini, "ORD-1005", [("lichtenwerk", 20)], "Europe/Berlin", "a@example.com"
+                    mini, "ORD-1005", [("lichtenwerk", 20)], "Europe/Berlin", ANNA
                 )
             )
             for _ in range(2)
@@ -100,13 +104,13 @@ def test_the_same_action_twice_at_once_is_done_once(mini: Database) -> None:
 
 
 def test_two_orders_claim_one_site_name(mini: Database) -> None:
-    orders.set_intent(mini, "ORD-1001", "customer", "a@example.com")
-    orders.map_org(mini, "ORD-1001", "org-acme", "a@example.com")
-    orders.set_intent(mini, "ORD-1005", "own-company", "b@example.com")
-    orders.map_org(mini, "ORD-1005", "org-berlin", "b@example.com")
+    orders.set_intent(mini, "ORD-1001", "customer", ANNA)
+    orders.map_org(mini, "ORD-1001", "org-acme", ANNA)
+    orders.set_intent(mini, "ORD-1005", "own-company", BO)
+    orders.map_org(mini, "ORD-1005", "org-berlin", BO)
     results = _race(
-        lambda: orders.set_up_meetings(mini, "ORD-1001", [("shared", 250)], "UTC", "a@x.se"),
-        lambda: orders.set_up_meetings(mini, "ORD-1005", [("shared", 20)], "UTC", "b@x.se"),
+        lambda: orders.set_up_meetings(mini, "ORD-1001", [("shared", 250)], "UTC", ANNA),
+        lambda: orders.set_up_meetings(mini, "ORD-1005", [("shared", 20)], "UTC", BO),
     )
     assert sum(isinstance(r, orders.ActionResult) for r in results) == 1, results
     refused = [r for r in results if isinstance(r, InvalidInput)]

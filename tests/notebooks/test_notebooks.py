@@ -24,6 +24,7 @@ from matching.matcher import match_order
 from provisioning import analysis, finder
 from provisioning.cli import cli
 from provisioning.db import Database
+from provisioning.demo.accounts import create_demo_accounts
 from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
 from provisioning.finder_source import SqlCandidateSource
@@ -54,6 +55,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
     db = Database(url)
     db.ensure_schema()
     create_demo(db, WORLD, "demo@example.com")
+    create_demo_accounts(db, NOW)  # 03 publishes as the demo's analyst account
     db.dispose()
     yield {"url": url, "dir": directory, "choice": directory / "choice.json"}
 
