@@ -37,7 +37,7 @@ class Settings:
         "",
     )
     actor: str = _setting(  # type: ignore[assignment]
-        "ONBOARD_ACTOR", "E-mail of the person a CLI change is recorded for.", ""
+        "ONBOARD_ACTOR", "Account (e-mail) a CLI change or notebook acts as; its role applies.", ""
     )
     smtp_host: str = _setting("ONBOARD_SMTP_HOST", "SMTP server for outgoing e-mail.", "localhost")  # type: ignore[assignment]
     smtp_port: int = _setting("ONBOARD_SMTP_PORT", "SMTP port.", 25)  # type: ignore[assignment]
