@@ -239,8 +239,13 @@ def sso_actor(
     values = claims.get(role_claim or "", [])
     for value in [values] if isinstance(values, str) else list(values):
         role = roles_by_claim.get(str(value))
-        if role and role != Role.PARTNER_ADMIN:
-            return Actor(valid_email(email, "email"), Role(role))
+        if role is None:
+            continue
+        if role not in {r.value for r in Role} or role == Role.PARTNER_ADMIN:
+            raise SignInRefused(
+                f"single sign-on maps {value!r} to {role!r}, which is not a role it may grant"
+            )
+        return Actor(valid_email(email, "email"), Role(role))
     raise SignInRefused(f"{email} has no account here and no role from single sign-on")
 
 

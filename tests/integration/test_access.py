@@ -238,8 +238,10 @@ def test_single_sign_on_maps_an_identity_to_its_account_or_a_claimed_role(
         world, "new@corp.example", {"groups": ["onboarding-ops"]}, "groups", roles
     )
     assert claimed == Actor("new@corp.example", Role.OPERATOR)
-    with pytest.raises(SignInRefused):  # a partner binding never comes from a claim
+    with pytest.raises(SignInRefused, match="not a role"):  # a partner binding is ours
         accounts.sso_actor(world, "x@corp.example", {"groups": "partner-x"}, "groups", roles)
+    with pytest.raises(SignInRefused, match="no account here"):
+        accounts.sso_actor(world, "y@corp.example", {"groups": ["visitors"]}, "groups", roles)
 
 
 # --- hardening --------------------------------------------------------------------------
