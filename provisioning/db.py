@@ -17,14 +17,29 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, Table, create_engine, event
+from alembic.util import CommandError
+from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.dml import Insert
 
+from provisioning.errors import ProvisioningError
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+MIGRATION_LOCK = 0x6F6E626F61726400  # "onboard\0": the advisory lock migrators queue on
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class SchemaTooNew(ProvisioningError):
+    """The database was migrated by a newer release than the one running."""
+
+
+def _known_revision(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def normalize_url(url: str) -> str:
@@ -125,14 +140,33 @@ class Database:
         return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
     def upgrade(self, revision: str = "head") -> None:
-        """Run the Alembic migrations (`onboard db upgrade`)."""
+        """Run the Alembic migrations (`onboard db upgrade`).
+
+        One migrator at a time: on PostgreSQL a transaction-scoped advisory lock, on SQLite
+        `BEGIN IMMEDIATE`. Alembic reads the revision only after the lock is held, so app
+        processes starting together on an empty database queue up and all but the first
+        find nothing left to do (without the lock, all but one failed half-way).
+        """
         with self.engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             command.upgrade(alembic_config(conn), revision)
 
     def ensure_schema(self) -> None:
-        """Migrate to head when behind; a no-op on an up-to-date database."""
-        if self.current_revision() != self.head_revision():
-            self.upgrade()
+        """Migrate to head when behind; a no-op on an up-to-date database.
+
+        A database migrated by a newer release is refused with what to do, rather than
+        "upgraded" to this older code's head (which Alembic cannot do).
+        """
+        current, head = self.current_revision(), self.head_revision()
+        if current == head:
+            return
+        if current is not None and not _known_revision(current):
+            raise SchemaTooNew(
+                f"the database is at schema revision {current}, newer than this release "
+                f"knows (its newest is {head}): run the release that migrated it"
+            )
+        self.upgrade()
 
     def refresh_statistics(self) -> None:
         """Let the query planner see the data after a bulk load.

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from provisioning.db import Database
+from provisioning.db import Database, SchemaTooNew
 from provisioning.models import Base
 
 
@@ -32,6 +35,31 @@ def test_ensure_schema_is_a_no_op_when_current(db: Database) -> None:
     before = db.current_revision()
     db.ensure_schema()
     assert db.current_revision() == before == db.head_revision()
+
+
+def test_processes_starting_together_on_an_empty_database_migrate_it_once(
+    database_url: str,
+) -> None:
+    """Several app processes behind one database each call `ensure_schema` on first use;
+    they queue on the migration lock instead of failing half-way on each other's tables."""
+    databases = [Database(database_url) for _ in range(3)]
+    try:
+        with ThreadPoolExecutor(len(databases)) as pool:
+            list(pool.map(lambda db: db.ensure_schema(), databases))  # re-raises any failure
+        assert {db.current_revision() for db in databases} == {Database.head_revision()}
+    finally:
+        for db in databases:
+            db.dispose()
+
+
+def test_a_database_migrated_by_a_newer_release_is_refused_with_what_to_do(
+    db: Database,
+) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00dcafe'"))
+    with pytest.raises(SchemaTooNew, match="newer than this release"):
+        db.ensure_schema()
+    assert db.current_revision() == "f00dcafe"  # left alone
 
 
 def test_sqlite_connections_enforce_foreign_keys_and_use_wal(sqlite_url: str) -> None:
