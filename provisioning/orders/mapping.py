@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 
 import pycountry
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from matching.errors import InvalidEmail
@@ -354,7 +354,7 @@ def unmap(
                 reason=f"withdrawn: {reason.strip()}",
             )
         )
-        session.execute(delete(PartnerAccess).where(PartnerAccess.order_id == order_id))
+        _release_partner_access(session, order)
         session.execute(
             update(OrderService)
             .where(OrderService.order_id == order_id)
@@ -367,6 +367,30 @@ def unmap(
             session, actor, Action.UNMAP, order, before, {**snapshot(order), "reason": reason}, now
         )
         return ActionResult(order_id, Action.UNMAP.value, True, order.state)
+
+
+def _release_partner_access(session: Session, order: Order) -> None:
+    """The partner's role in the org was granted through this order: it passes to another
+    of the partner's orders still mapped there, or ends with the last one."""
+    granted = session.scalars(
+        select(PartnerAccess).where(PartnerAccess.order_id == order.order_id)
+    ).all()
+    for access in granted:
+        heir = session.scalar(
+            select(Order.order_id)
+            .where(
+                Order.partner_id == access.partner_id,
+                Order.org_id == access.org_id,
+                Order.order_id != order.order_id,
+                Order.state.in_([OrderState.ORG_MAPPED, OrderState.COMPLETE]),
+            )
+            .order_by(Order.mapped_at, Order.order_id)
+            .limit(1)
+        )
+        if heir is None:
+            session.delete(access)
+        else:
+            access.order_id = heir
 
 
 def _new_org_fields(name: str, industry: str, country: str) -> tuple[str, str, str]:

@@ -296,6 +296,24 @@ def test_unmap_is_an_audited_reversal_until_services_exist(mini: Database) -> No
         orders.unmap(mini, "ORD-1001", "too late", OPERATOR)
 
 
+def test_unmapping_one_order_keeps_the_partners_role_held_through_another(
+    mini: Database,
+) -> None:
+    """ORD-1003 creates Sjöberg's org (the partner gets its role there), ORD-1001 of the same
+    partner is mapped to it too; unmapping ORD-1003 must not strip the partner's role."""
+    orders.set_intent(mini, "ORD-1003", "customer", OPERATOR)
+    orders.create_org(mini, "ORD-1003", "Sjöberg Media AB", "Media", "SE", OPERATOR)
+    org_id = _state(mini, "ORD-1003")["org_id"]
+    orders.set_intent(mini, "ORD-1001", "customer", OPERATOR)
+    assert orders.map_org(mini, "ORD-1001", org_id, OPERATOR).state == "org_mapped"
+    orders.unmap(mini, "ORD-1003", "wrong customer", OPERATOR)
+    with mini.read() as session:
+        held = session.execute(select(PartnerAccess.partner_id, PartnerAccess.order_id)).all()
+    assert held == [("org-fjord", "ORD-1001")]
+    orders.unmap(mini, "ORD-1001", "wrong customer too", OPERATOR)
+    assert _count(mini, PartnerAccess) == 0  # the last order gone: the role ends
+
+
 def test_before_mapping_the_email_can_be_corrected_and_welcome_resent(mini: Database) -> None:
     same = orders.correct_email(mini, "ORD-1003", "Info@Sjoberg-Media.se", OPERATOR)
     assert same.changed is False  # the same address, only spelled in other case
