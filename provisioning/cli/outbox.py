@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import signal
+import time
+
 import click
 
 from provisioning import outbox
@@ -45,10 +49,17 @@ def outbox_group() -> None:
     show_default=True,
     help="At most this many e-mails in this run.",
 )
-@format_option("table", "json")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    default=None,
+    help="Keep running: send what is due, wait SECONDS, again, until SIGTERM or Ctrl-C.",
+)
+@format_option("table", "json", "jsonl")
 @pass_ctx
 @handle_errors
-def outbox_send(ctx: CliContext, limit: int, fmt: str) -> None:
+def outbox_send(ctx: CliContext, limit: int, every: float | None, fmt: str) -> None:
     """Send the e-mails that are due over one SMTP session (ONBOARD_SMTP_* settings).
 
     Each e-mail is claimed before it is sent, so two senders running at once never send
@@ -60,29 +71,78 @@ def outbox_send(ctx: CliContext, limit: int, fmt: str) -> None:
     Exit 1 when the SMTP server could not be reached (it is only contacted when something
     is due): the due e-mails stay pending, keep their attempts and wait one retry delay.
 
-    JSON keys: sent, retried, failed, skipped, postponed, remaining (still due: the
-    --limit was reached), unreachable (null or why), outcomes (id, recipient, result,
-    attempts, error, next_attempt_at).
+    With --every the sender is a long-running process (instead of cron): it reports only
+    the runs that found something due, an unreachable server is a warning on stderr and
+    is tried again at the next run, and SIGTERM or Ctrl-C ends it with exit 0 once the
+    current run is done.
+
+    JSON keys (one object per run; jsonl: one line each): sent, retried, failed, skipped,
+    postponed, remaining (still due: the --limit was reached), unreachable (null or why),
+    outcomes (id, recipient, result, attempts, error, next_attempt_at).
     """
-    report = outbox.send_due(ctx.db, ctx.settings, limit=limit)
-    if fmt == "json":
+    if every is None:
+        report = outbox.send_due(ctx.db, ctx.settings, limit=limit)
+        _show(report, fmt)
+        if report.unreachable:
+            raise MailServerUnreachable(_unreachable_text(ctx, report))
+        return
+    stop = _StopOnSignal()
+    previous = {sig: signal.signal(sig, stop.set) for sig in _STOP_SIGNALS}
+    try:
+        for report in outbox.send_every(ctx.db, ctx.settings, every, stop, limit=limit):
+            if report.outcomes or report.unreachable:
+                _show(report, fmt)
+            if report.unreachable:
+                click.echo(f"warning: {_unreachable_text(ctx, report)}", err=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# The signals that end `outbox send --every` after its current run (a service manager's
+# stop, and Ctrl-C), so no e-mail is left claimed half-way.
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class _StopOnSignal:
+    """The stop of `send --every`, set from a signal handler: a plain flag and short
+    sleeps, because a handler must not take the lock a `threading.Event` uses (the main
+    thread may be holding it when the signal arrives)."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def set(self, *_: object) -> None:
+        self.stopped = True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        end = math.inf if timeout is None else time.monotonic() + timeout
+        while not self.stopped and (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 0.2))
+        return self.stopped
+
+
+def _show(report: outbox.SendReport, fmt: str) -> None:
+    if fmt in ("json", "jsonl"):
         emit_object(report.to_dict(), fmt)
-    else:
-        if report.outcomes:
-            rows = [{**o.to_dict(), "error": _cut(o.error)} for o in report.outcomes]
-            emit_rows(rows, fmt, _OUTCOME_COLUMNS)
-        summary = (
-            f"sent {report.sent}, retried {report.retried}, failed {report.failed}, "
-            f"skipped {report.skipped}, postponed {report.postponed}"
-        )
-        if report.remaining:
-            summary += f"; {report.remaining} more due (run again or raise --limit)"
-        click.echo(summary)
-    if report.unreachable:
-        raise MailServerUnreachable(
-            f"{report.unreachable}; {report.postponed} due e-mail(s) stay pending "
-            f"and are tried again in {outbox.retry_delay(ctx.settings, 1).total_seconds():.0f} s"
-        )
+        return
+    if report.outcomes:
+        rows = [{**o.to_dict(), "error": _cut(o.error)} for o in report.outcomes]
+        emit_rows(rows, fmt, _OUTCOME_COLUMNS)
+    summary = (
+        f"sent {report.sent}, retried {report.retried}, failed {report.failed}, "
+        f"skipped {report.skipped}, postponed {report.postponed}"
+    )
+    if report.remaining:
+        summary += f"; {report.remaining} more due (run again or raise --limit)"
+    click.echo(summary)
+
+
+def _unreachable_text(ctx: CliContext, report: outbox.SendReport) -> str:
+    return (
+        f"{report.unreachable}; {report.postponed} due e-mail(s) stay pending "
+        f"and are tried again in {outbox.retry_delay(ctx.settings, 1).total_seconds():.0f} s"
+    )
 
 
 @outbox_group.command("list")
