@@ -1,5 +1,10 @@
 """Entry point: `streamlit run dashboard/app.py`. Draws the shared sidebar, then routes to
-the pages in `dashboard/views/`, which stay thin (read state, call one service, render)."""
+the pages in `dashboard/views/`, which stay thin (read state, call one service, render).
+
+Nobody signed in: the sign-in page is the only page there is (a deep link or a download
+reaches nothing else). Signed in: the pages the person's role may read. Hiding a page is
+a courtesy; every read and every action is checked again by the service layer.
+"""
 
 from __future__ import annotations
 
@@ -15,27 +20,67 @@ if str(ROOT) not in sys.path:
 
 from dashboard import ui  # noqa: E402
 from dashboard.i18n import _  # noqa: E402
+from provisioning.access import Actor, Permission, allows  # noqa: E402
+from provisioning.i18n import N_  # noqa: E402
 
 # Not `pages/`: Streamlit would also treat that folder as an old-style multipage app, and
 # a deep link opened before the router ever ran (`/order?order=…`) would skip the router.
 PAGES = Path(__file__).parent / "views"
+# Section, then each page: its file, title, icon and the permission that shows it.
+SECTIONS: tuple[tuple[str, tuple[tuple[str, str, str, Permission], ...]], ...] = (
+    (
+        N_("Operations"),
+        (
+            ("queue.py", N_("Queue"), ":material/inbox:", Permission.READ_ORDERS),
+            ("order.py", N_("Order"), ":material/assignment:", Permission.READ_ORDERS),
+        ),
+    ),
+    (
+        N_("Management"),
+        (
+            ("backlog.py", N_("Backlog"), ":material/monitoring:", Permission.READ_BACKLOG),
+            ("audit.py", N_("Audit"), ":material/history:", Permission.READ_AUDIT),
+        ),
+    ),
+    (
+        N_("Analysis"),
+        (("matching.py", N_("Matching"), ":material/model_training:", Permission.READ_MODELS),),
+    ),
+    (
+        N_("Administration"),
+        (("accounts.py", N_("Accounts"), ":material/group:", Permission.MANAGE_ACCOUNTS),),
+    ),
+)
+
+
+def pages_for(actor: Actor) -> dict[str, list[st.Page]]:
+    """The sections and pages the actor's role may read; the first page is the default."""
+    sections: dict[str, list[st.Page]] = {}
+    for section, pages in SECTIONS:
+        for file, title, icon, permission in pages:
+            if allows(actor, permission):
+                page = st.Page(PAGES / file, title=_(title), icon=icon, default=not sections)
+                sections.setdefault(_(section), []).append(page)
+    return sections
+
+
+def signing_in() -> list[st.Page]:
+    """The sign-in page, also under every page's address: a link to `/order?order=…`
+    shows the sign-in page and, once signed in, opens that order (the rerun keeps the
+    address), instead of "page not found"."""
+    sign_in = PAGES / "sign_in.py"
+    paths = [Path(file).stem for _section, pages in SECTIONS for file, *_rest in pages]
+    return [st.Page(sign_in, title=_("Sign in"), icon=":material/login:", default=True)] + [
+        st.Page(sign_in, title=_("Sign in"), url_path=path) for path in paths
+    ]
+
 
 st.set_page_config(page_title="Onboarding Desk", layout="wide")
-ui.sidebar()
-navigation = st.navigation(
-    {
-        _("Operations"): [
-            st.Page(PAGES / "queue.py", title=_("Queue"), icon=":material/inbox:", default=True),
-            st.Page(PAGES / "order.py", title=_("Order"), icon=":material/assignment:"),
-        ],
-        _("Management"): [
-            st.Page(PAGES / "backlog.py", title=_("Backlog"), icon=":material/monitoring:"),
-            st.Page(PAGES / "audit.py", title=_("Audit"), icon=":material/history:"),
-        ],
-        _("Analysis"): [
-            st.Page(PAGES / "matching.py", title=_("Matching"), icon=":material/model_training:"),
-        ],
-    }
-)
+actor = ui.signed_in()
+ui.sidebar(actor)
+if actor is None:
+    navigation = st.navigation(signing_in(), position="hidden")
+else:
+    navigation = st.navigation(pages_for(actor))
 st.sidebar.caption("Onboarding Desk")
 navigation.run()

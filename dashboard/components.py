@@ -298,6 +298,9 @@ def email_note(match: MatchView) -> None:
 
 def recommendation(match: MatchView) -> None:
     """What the finder recommends, how sure it is, and why the first beat the second."""
+    if match.withheld:
+        st.info(_("No recommendation: decide from the organizations below."))
+        return
     best = match.recommended
     if best is not None:
         st.markdown(

@@ -11,6 +11,7 @@ from dashboard import components, data, ui
 from dashboard.data import operations
 from dashboard.i18n import _
 from provisioning import blind_review, orders
+from provisioning.access import Actor, Permission, allows
 from provisioning.errors import ProvisioningError
 from provisioning.rules import (
     INDUSTRY_VERTICALS,
@@ -21,7 +22,7 @@ VISIBLE_CANDIDATES = 3
 
 
 def _url() -> str:
-    return data.current_database().url
+    return data.database_url()
 
 
 # --- the organization finder ------------------------------------------------------------
@@ -36,37 +37,38 @@ def remember_blind_pick(order_id: str, org_id: str | None) -> Callable[[object],
     return remember
 
 
-def finder_step(view: operations.OrderView, actor: str | None) -> None:
+def finder_step(view: operations.OrderView, viewer: Actor) -> None:
+    """The finder's answer; its choices only for a role that resolves orders, and the
+    blind review only for support's own operators (their measurement, not a partner's)."""
     summary = view.summary
     st.subheader(_("Organization finder"))
     try:
-        match = operations.match_view(_url(), summary.order_id, summary.partner_name)
+        match = operations.match_view(_url(), viewer, summary.order_id, summary.partner_name)
     except ProvisioningError as exc:
         ui.show_error(exc)
         return
     components.outcome_sentence(match.outcome)
     components.email_note(match)
-    components.refusal_summary(operations.refusal("finder"))
-    blind = operations.is_blind(summary.order_id) and not (
-        actor and operations.blind_pick_made(_url(), summary.order_id, actor)
-    )
-    if blind:
+    acts = allows(viewer, Permission.RESOLVE_ORDERS)
+    if acts:
+        components.refusal_summary(operations.refusal("finder"))
+    reviews = acts and allows(viewer, Permission.BLIND_REVIEW)
+    blind = reviews and operations.is_blind(summary.order_id)
+    if blind and not operations.blind_pick_made(_url(), viewer, summary.order_id):
         blind_candidates(view, match)
         org_search(view, blind=True)
         return
     picks = st.session_state.get("blind_picks", {})
     if summary.order_id in picks:
         blind_reveal(match, picks[summary.order_id])
-    elif operations.is_blind(summary.order_id):
+    elif blind:
         st.caption(_("You made your blind pick for this order earlier."))
     components.recommendation(match)
+    if not acts:
+        candidate_columns(view, match, list(match.candidates), acts=False)
+        return
     st.caption(_("Your decision is recorded with the order and trains the organization finder."))
-    shown = list(match.candidates)
-    candidate_columns(view, match, shown[:VISIBLE_CANDIDATES])
-    if shown[VISIBLE_CANDIDATES:]:
-        more = len(shown) - VISIBLE_CANDIDATES
-        with st.expander(_("More candidates ({count})").format(count=more)):
-            candidate_columns(view, match, shown[VISIBLE_CANDIDATES:])
+    candidate_columns(view, match, list(match.candidates), acts=True)
     org_search(view, blind=False)
     create_org_step(view, expanded=match.recommended is None)
     delegate_step(view)
@@ -75,7 +77,24 @@ def finder_step(view: operations.OrderView, actor: str | None) -> None:
 def candidate_columns(
     view: operations.OrderView,
     match: operations.MatchView,
+    shown: list[operations.CandidateView],
+    *,
+    acts: bool,
+) -> None:
+    """The first candidates side by side, the others behind "More candidates"."""
+    candidate_rows(view, match, shown[:VISIBLE_CANDIDATES], acts=acts)
+    if shown[VISIBLE_CANDIDATES:]:
+        more = len(shown) - VISIBLE_CANDIDATES
+        with st.expander(_("More candidates ({count})").format(count=more)):
+            candidate_rows(view, match, shown[VISIBLE_CANDIDATES:], acts=acts)
+
+
+def candidate_rows(
+    view: operations.OrderView,
+    match: operations.MatchView,
     group: list[operations.CandidateView],
+    *,
+    acts: bool,
 ) -> None:
     for column, candidate in zip(st.columns(VISIBLE_CANDIDATES), group, strict=False):
         with column:
@@ -85,7 +104,7 @@ def candidate_columns(
                 blind=False,
                 recommended=candidate.org_id == match.recommended_org_id,
             )
-            if card.button(
+            if acts and card.button(
                 _("Choose this organization"),
                 key=f"finder_choose_{candidate.org_id}",
                 type="primary" if candidate.org_id == match.recommended_org_id else "secondary",
@@ -94,7 +113,7 @@ def candidate_columns(
                 map_to(view, candidate.org_id, candidate.name)
     rest = group[VISIBLE_CANDIDATES:]
     if rest:
-        candidate_columns(view, match, rest)
+        candidate_rows(view, match, rest, acts=acts)
 
 
 def map_to(view: operations.OrderView, org_id: str, name: str) -> None:
@@ -182,7 +201,7 @@ def org_search(view: operations.OrderView, *, blind: bool) -> None:
         if not text.strip():
             return
         hits = operations.search_orgs(
-            _url(), text.strip(), summary.country if only_country else None
+            _url(), ui.current_actor(), text.strip(), summary.country if only_country else None
         )
         if not hits:
             st.info(_("No organization matches."))

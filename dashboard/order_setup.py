@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import components, data
+from dashboard import components, data, ui
 from dashboard.data import operations
 from dashboard.i18n import _, current_language, fmt_number, label
 from provisioning import i18n, orders
@@ -32,7 +32,7 @@ COUNTRY_DEFAULT = ""
 
 
 def _url() -> str:
-    return data.current_database().url
+    return data.database_url()
 
 
 # --- after mapping ----------------------------------------------------------------------
@@ -203,8 +203,9 @@ def meetings_step(view: operations.OrderView, service: ServiceSummary) -> None:
         if f"meetings_site_name_{number}" not in st.session_state:
             name = str(site.get("name") or "")
             if not name and number == 1 and not drafted:
-                free = operations.site_check(_url(), "", summary.company_name)["suggestions"]
-                name = free[0] if free else ""
+                viewer = ui.current_actor()
+                free = operations.site_check(_url(), viewer, "", summary.company_name)
+                name = next(iter(free["suggestions"]), "")
             st.session_state[f"meetings_site_name_{number}"] = name
         if f"meetings_site_licences_{number}" not in st.session_state:
             fallback = total if rows == 1 else 0
@@ -336,7 +337,7 @@ def use_name(number: int, name: str) -> None:
 
 
 def site_check_result(company_name: str, number: int, name: str) -> None:
-    result = operations.site_check(_url(), name, company_name)
+    result = operations.site_check(_url(), ui.current_actor(), name, company_name)
     if result["free"]:
         st.success(
             _("{name} is free: https://{name}.webex.com").format(name=result["name"]),
@@ -512,7 +513,7 @@ def review_step(view: operations.OrderView) -> None:
     lang = current_language()
     st.download_button(
         _("Download order summary (PDF)"),
-        data=operations.summary_pdf(view.order_id, lang),
+        data=operations.summary_pdf(_url(), ui.current_actor(), view.order_id, lang),
         file_name=f"order-summary-{view.order_id}-{lang}.pdf",
         mime="application/pdf",
         key="order_pdf",

@@ -3,13 +3,24 @@
 `st.cache_resource` holds the database (one engine per process, shared by sessions, never
 mutated); `st.cache_data` holds query results briefly (`ttl`) so reruns stay fast. Each
 area of the app has its own module here (`operations` for the queue and the order,
-`insights` for the backlog, matching and audit pages); this one holds what they share.
+`insights` for the backlog, matching and audit pages, `accounts` for the admin's page);
+this one holds what they share.
+
+Every read is made for a viewer (the signed-in `Actor`) through `read_session` or
+`checked_database` below: refused without the page's permission, and for a partner admin
+scoped to its own customers. Cached read models take the viewer as an argument, so one
+person's cached answer is never served to another (tests/dashboard/test_access.py checks
+the rules that make this hold).
 """
 
 from __future__ import annotations
 
-import streamlit as st
+from contextlib import AbstractContextManager
 
+import streamlit as st
+from sqlalchemy.orm import Session
+
+from provisioning.access import Actor, Permission, authorize, reading
 from provisioning.db import Database
 from provisioning.settings import Settings
 
@@ -27,8 +38,33 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
+def database_url() -> str:
+    """The database the app reads: what the pages key their cached reads by."""
+    return settings().database_url
+
+
 def current_database() -> Database:
-    return database(settings().database_url)
+    return database(database_url())
+
+
+def read_session(
+    url: str, viewer: Actor, permission: Permission
+) -> AbstractContextManager[Session]:
+    """A read session for `viewer`: refused without `permission`, partner-scoped."""
+    return reading(database(url), viewer, permission)
+
+
+def checked_database(url: str, viewer: Actor, permission: Permission) -> Database:
+    """The database for a service read that opens its own session (the audit trail, the
+    scorer models, the finder's ranking, the global site-name check, the account list),
+    once `viewer` holds `permission`: those functions do not check a reader's role.
+
+    Their sessions are not partner-scoped: no partner role is granted the audit trail,
+    the models or the accounts, and what the finder ranks is filtered by the caller
+    (`operations.match_view`); a site name is global in Webex on purpose.
+    """
+    authorize(viewer, permission)
+    return database(url)
 
 
 def clear_read_caches() -> None:

@@ -1,10 +1,11 @@
 """Read models of the backlog, matching and audit pages: cached service answers, and the
 tables, CSV files and percentages made from them in the reader's language.
 
-Cached functions take the database URL and plain filter values (so two databases or two
-filters never share an entry) and return the services' plain data; nothing cached
-depends on the language, so English and Swedish readers share every entry. The table
-and CSV builders below them are cheap and run on every rerun.
+Cached functions take the database URL, the viewer and plain filter values (so two
+databases, two people or two filters never share an entry; every read is checked against
+the viewer's role) and return the services' plain data; nothing cached depends on the
+language, so an English and a Swedish reading of the same person share every entry. The
+table and CSV builders below them are cheap and run on every rerun.
 
 TTLs follow how fast each figure goes stale and what it costs: the backlog moves by the
 minute, the audit trail by the second, while the matching diagnostics rank the whole
@@ -26,9 +27,10 @@ from babel import Locale
 from babel.numbers import format_percent
 from sqlalchemy.orm import Session
 
-from dashboard.data import clear_read_caches, database
+from dashboard.data import checked_database, read_session
 from dashboard.i18n import current_language
-from provisioning import audit, backlog, blind_review, finder, i18n, insights
+from provisioning import audit, backlog, blind_review, i18n, insights
+from provisioning.access import Actor, Permission
 from provisioning.backlog import BacklogCounts, BacklogFilter
 from provisioning.db import Database
 from provisioning.finder import DEFAULT_VERSION
@@ -106,6 +108,7 @@ class BacklogChoices:
 @st.cache_data(ttl=BACKLOG_TTL, show_spinner=False)
 def backlog_view(
     url: str,
+    viewer: Actor,
     sla_days: int,
     idle_days: int,
     partner: str | None = None,
@@ -114,7 +117,7 @@ def backlog_view(
 ) -> BacklogView:
     where = BacklogFilter(partner_id=partner, service=service, country=country)
     now = utcnow()
-    with database(url).read() as session:
+    with read_session(url, viewer, Permission.READ_BACKLOG) as session:
         return BacklogView(
             counts=backlog.counts(session, sla_days, now, where),
             ages=backlog.age_distribution(session, now, where),
@@ -135,9 +138,9 @@ def _by_service(session: Session, where: BacklogFilter) -> list[dict[str, Any]]:
 
 
 @st.cache_data(ttl=CHOICES_TTL, show_spinner=False)
-def backlog_choices(url: str) -> BacklogChoices:
+def backlog_choices(url: str, viewer: Actor) -> BacklogChoices:
     """Filter values that have open orders behind them (an empty choice helps nobody)."""
-    with database(url).read() as session:
+    with read_session(url, viewer, Permission.READ_BACKLOG) as session:
         partners = backlog.breakdown(session, "partner")
         countries = backlog.breakdown(session, "country")
     return BacklogChoices(
@@ -202,19 +205,28 @@ def stale_csv(rows: Sequence[Mapping[str, Any]], lang: str) -> bytes:
 
 
 @st.cache_data(ttl=MODELS_TTL, show_spinner=False)
-def model_versions(url: str) -> list[insights.VersionSummary]:
-    return insights.model_versions(database(url))
+def model_versions(url: str, viewer: Actor) -> list[insights.VersionSummary]:
+    return insights.model_versions(checked_database(url, viewer, Permission.READ_MODELS))
 
 
-@st.cache_resource(ttl=DIAGNOSTICS_TTL, show_spinner=False)
-def diagnostics(url: str, version: int | str) -> insights.Diagnostics:
+def diagnostics(url: str, viewer: Actor, version: int | str) -> insights.Diagnostics:
+    """The decided history measured with `version`, for a viewer who may read models."""
+    return _diagnostics(checked_database(url, viewer, Permission.READ_MODELS), version)
+
+
+@st.cache_resource(
+    ttl=DIAGNOSTICS_TTL, show_spinner=False, hash_funcs={Database: lambda db: db.url}
+)
+def _diagnostics(db: Database, version: int | str) -> insights.Diagnostics:
     """Ranks every decided order once per database, version and 10 minutes.
 
     A resource, not data: the report holds an answer per decided order, and `cache_data`
     would unpickle a fresh copy of it on every rerun (seconds, for 30k orders); the
-    report is frozen and never mutated, so every session can share the one object.
+    report is frozen and never mutated, so every session can share the one object. It
+    is the same for every reader (the permission is checked before it is looked up, and
+    no partner role may read models), so it is not keyed by the viewer.
     """
-    return insights.diagnostics(database(url), version)
+    return insights.diagnostics(db, version)
 
 
 def diagnosable_versions(versions: Sequence[insights.VersionSummary]) -> list[int | str]:
@@ -228,16 +240,9 @@ def active_version(versions: Sequence[insights.VersionSummary]) -> int | str:
 
 
 @st.cache_data(ttl=MODELS_TTL, show_spinner=False)
-def blind_review_agreement(url: str) -> dict[str, Any]:
-    with database(url).read() as session:
+def blind_review_agreement(url: str, viewer: Actor) -> dict[str, Any]:
+    with read_session(url, viewer, Permission.READ_MODELS) as session:
         return blind_review.agreement(session)
-
-
-def activate(url: str, version: int, actor: str) -> bool:
-    """Make `version` the active one; every cached figure is stale afterwards."""
-    changed = finder.activate(database(url), version, actor)
-    clear_read_caches()
-    return changed
 
 
 def versions_frame(versions: Sequence[insights.VersionSummary]) -> pd.DataFrame:
@@ -305,13 +310,14 @@ def _decimal(value: float | None, lang: str) -> str:
 
 
 @st.cache_data(ttl=AUDIT_TTL, show_spinner=False)
-def audit_choices(url: str) -> audit.AuditChoices:
-    return audit.choices(database(url))
+def audit_choices(url: str, viewer: Actor) -> audit.AuditChoices:
+    return audit.choices(checked_database(url, viewer, Permission.READ_AUDIT), viewer)
 
 
 @st.cache_data(ttl=AUDIT_TTL, show_spinner=False)
-def audit_page(url: str, where: audit.AuditFilter, page: int) -> audit.AuditPage:
-    return audit.list_events(database(url), where, page)
+def audit_page(url: str, viewer: Actor, where: audit.AuditFilter, page: int) -> audit.AuditPage:
+    db = checked_database(url, viewer, Permission.READ_AUDIT)
+    return audit.list_events(db, where, page, viewer=viewer)
 
 
 def _audit_table(
@@ -349,11 +355,16 @@ def audit_frame(entries: Sequence[audit.AuditEntry]) -> pd.DataFrame:
     return pd.DataFrame(body, columns=header)
 
 
-def audit_csv(db: Database, where: audit.AuditFilter, lang: str) -> bytes:
+def audit_csv(url: str, viewer: Actor, where: audit.AuditFilter, lang: str) -> Callable[[], bytes]:
     """Every event under the filter (not only the page shown), times in ISO UTC.
 
-    The page hands this to the download button as a deferred callable, run only when the
-    person clicks, outside the script run: so it takes the database and the language
-    rather than reading them from the session."""
-    entries = audit.export_events(db, where)
-    return csv_bytes(*_audit_table(entries, lang, _iso))
+    Made only when the person clicks the download button, outside the script run: the
+    permission is checked now, and the callable keeps the database and the language
+    rather than reading them from the session later."""
+    db = checked_database(url, viewer, Permission.READ_AUDIT)
+
+    def render() -> bytes:
+        entries = audit.export_events(db, where, viewer=viewer)
+        return csv_bytes(*_audit_table(entries, lang, _iso))
+
+    return render

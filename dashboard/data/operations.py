@@ -1,11 +1,13 @@
 """Read models and actions of the operations pages: the queue and the order.
 
-Reads are cached (`st.cache_data`, short `ttl`) and keyed by the database URL, so a rerun
-caused by typing in a form does not query again; every successful action clears them
+Reads are made for the signed-in viewer (refused without the permission, scoped to a
+partner admin's customers) and cached (`st.cache_data`, short `ttl`) keyed by the database
+URL and the viewer, so a rerun caused by typing in a form does not query again and no one
+is served another person's answer; every successful action clears them
 (`data.clear_read_caches`). Results are plain frozen dataclasses, never ORM objects, so the
 cache can pickle them and the pages cannot lazy-load anything.
 
-Actions go through `perform`: it asks who is acting, runs one service function, and turns
+Actions go through `perform`: it passes who is acting, runs one service function, and turns
 the outcome into what the next rerun shows — a success line, or the refusal with each
 field's reason, which the page draws next to that field.
 """
@@ -18,12 +20,15 @@ from datetime import datetime
 from typing import Any
 
 import streamlit as st
+from sqlalchemy.orm import Session
 
 from dashboard import ui
-from dashboard.data import clear_read_caches, current_database, database
+from dashboard.data import checked_database, clear_read_caches, current_database, read_session
 from dashboard.i18n import _
 from provisioning import backlog, blind_review, finder, orgs, queue
-from provisioning.errors import InvalidInput, ProvisioningError
+from provisioning.access import Actor, Permission, reading, visible_org_ids
+from provisioning.errors import Forbidden, InvalidInput, NotFound, ProvisioningError
+from provisioning.models import Order
 from provisioning.models.base import utcnow
 from provisioning.orders import ActionResult, check_site_name_available, load_summary, order_detail
 from provisioning.pdf import render_summary
@@ -39,9 +44,11 @@ REFUSALS_KEY = "ops_refusals"
 
 
 @st.cache_data(ttl=READ_TTL, show_spinner=False)
-def queue_page(url: str, where: queue.QueueFilter, offset: int = 0) -> queue.QueuePage:
-    """One page of the operators' queue with its counts."""
-    with database(url).read() as session:
+def queue_page(
+    url: str, viewer: Actor, where: queue.QueueFilter, offset: int = 0
+) -> queue.QueuePage:
+    """One page of the operators' queue with its counts (a partner admin's: its own)."""
+    with read_session(url, viewer, Permission.READ_ORDERS) as session:
         return queue.queue(session, where, limit=PAGE_SIZE, offset=offset)
 
 
@@ -54,8 +61,8 @@ class QueueChoices:
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def queue_choices(url: str) -> QueueChoices:
-    with database(url).read() as session:
+def queue_choices(url: str, viewer: Actor) -> QueueChoices:
+    with read_session(url, viewer, Permission.READ_ORDERS) as session:
         partners = {
             row["key"]: row["label"] or row["key"]
             for row in backlog.breakdown(session, "partner")
@@ -88,10 +95,10 @@ class OrderView:
 
 
 @st.cache_data(ttl=READ_TTL, show_spinner=False)
-def order_view(url: str, order_id: str, deadline_days: int) -> OrderView:
-    """Raises NotFound for an unknown order id (not cached)."""
+def order_view(url: str, viewer: Actor, order_id: str, deadline_days: int) -> OrderView:
+    """Raises NotFound for an unknown order id, or another partner's (not cached)."""
     now = utcnow()
-    with database(url).read() as session:
+    with read_session(url, viewer, Permission.READ_ORDERS) as session:
         detail = order_detail(session, order_id, deadline_days, now)
         summary = load_summary(session, order_id, now)
     return OrderView(detail, summary, (now - summary.placed_at).days)
@@ -143,6 +150,7 @@ class MatchView:
     free_mail: bool  # a consumer mail domain: no evidence of an organization
     partner_own_address: bool  # the ordering partner typed an address of its own
     candidates: tuple[CandidateView, ...]  # best first
+    withheld: bool = False  # the finder's pick is an org the viewer may not see
 
     @property
     def recommended(self) -> CandidateView | None:
@@ -150,19 +158,35 @@ class MatchView:
 
 
 @st.cache_data(ttl=READ_TTL, show_spinner=False)
-def match_view(url: str, order_id: str, partner_name: str | None = None) -> MatchView:
-    """The finder's ranking of one order awaiting its org (Conflict once it is decided)."""
-    result = finder.match_one(database(url), order_id)
+def match_view(
+    url: str, viewer: Actor, order_id: str, partner_name: str | None = None
+) -> MatchView:
+    """The finder's ranking of one order awaiting its org (Conflict once it is decided).
+
+    The finder ranks every org in the database, not only those the viewer may see: the
+    order itself must be visible to the viewer, and a partner admin sees only the
+    candidates that are its own customers' orgs — with no recommendation when the
+    finder's pick is someone else's (not even why it came first).
+    """
+    with read_session(url, viewer, Permission.READ_ORDERS) as session:
+        if session.get(Order, order_id) is None:
+            raise NotFound(f"order {order_id!r} does not exist")
+    result = finder.match_one(checked_database(url, viewer, Permission.READ_ORDERS), order_id)
     public = result.to_dict()
     found = result.ranking.found
     partner_id = found.order.partner_id
-    partners = _partner_names(
-        url, {scored.candidate.facts.partner_id for scored in result.ranking.ranked} - {None}
-    )
+    ranked = list(zip(result.ranking.ranked, public["candidates"], strict=False))
+    with read_session(url, viewer, Permission.READ_ORDERS) as session:
+        visible = visible_org_ids(session, viewer, {s.candidate.facts.org_id for s, _ in ranked})
+        ranked = [(s, shown) for s, shown in ranked if s.candidate.facts.org_id in visible]
+        partners = _partner_names(
+            session, {s.candidate.facts.partner_id for s, _ in ranked} - {None}
+        )
     if partner_id and partner_name:
         partners[partner_id] = partner_name
+    withheld = public["recommended_org_id"] not in (None, *visible)
     candidates = []
-    for scored, shown in zip(result.ranking.ranked, public["candidates"], strict=False):
+    for scored, shown in ranked:
         candidate, facts = scored.candidate, scored.candidate.facts
         candidates.append(
             CandidateView(
@@ -198,42 +222,47 @@ def match_view(url: str, order_id: str, partner_name: str | None = None) -> Matc
     return MatchView(
         order_id=order_id,
         outcome=public["outcome"],
-        recommended_org_id=public["recommended_org_id"],
+        recommended_org_id=None if withheld else public["recommended_org_id"],
         confidence=public["confidence"],
         review=public["review"],
         p_new_org=public["p_new_org"],
-        why_first=public["why_first"],
+        # The reason names the first two candidates: said only when both may be seen.
+        why_first=public["why_first"] if len(candidates) == len(public["candidates"]) else None,
         domain=found.registrable or None,
         host=found.host or None,
         free_mail=found.free_mail,
         partner_own_address=found.partner_own_address,
         candidates=tuple(candidates),
+        withheld=withheld,
     )
 
 
-def _partner_names(url: str, partner_ids: set[str]) -> dict[str, str]:
+def _partner_names(session: Session, partner_ids: set[str]) -> dict[str, str]:
     """The names of the partners managing the candidates: an org id alone means nothing
     to an operator. One indexed look-up by id per partner (a handful per order)."""
     names: dict[str, str] = {}
-    with database(url).read() as session:
-        for partner_id in sorted(partner_ids):
-            hit = next(iter(orgs.search_orgs(session, partner_id, limit=1)), None)
-            if hit is not None and hit.org_id == partner_id:
-                names[partner_id] = hit.name
+    for partner_id in sorted(partner_ids):
+        hit = next(iter(orgs.search_orgs(session, partner_id, limit=1)), None)
+        if hit is not None and hit.org_id == partner_id:
+            names[partner_id] = hit.name
     return names
 
 
 @st.cache_data(ttl=READ_TTL, show_spinner=False)
-def search_orgs(url: str, text: str, country: str | None = None) -> list[orgs.OrgHit]:
-    """ "Search all organizations": by id, e-mail, domain or name."""
-    with database(url).read() as session:
+def search_orgs(
+    url: str, viewer: Actor, text: str, country: str | None = None
+) -> list[orgs.OrgHit]:
+    """ "Search all organizations" the viewer may see: by id, e-mail, domain or name."""
+    with read_session(url, viewer, Permission.READ_ORDERS) as session:
         return orgs.search_orgs(session, text, country=country)
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def site_check(url: str, name: str, company_name: str | None) -> dict[str, Any]:
-    """Is a site URL name valid and free; free suggestions from the company name if not."""
-    return check_site_name_available(database(url), name, company_name)
+def site_check(url: str, viewer: Actor, name: str, company_name: str | None) -> dict[str, Any]:
+    """Is a site URL name valid and free; free suggestions from the company name if not.
+    (Site names are global in Webex: the check sees every site, and answers only yes/no.)"""
+    db = checked_database(url, viewer, Permission.PROVISION)
+    return check_site_name_available(db, name, company_name)
 
 
 def is_blind(order_id: str) -> bool:
@@ -241,20 +270,20 @@ def is_blind(order_id: str) -> bool:
 
 
 @st.cache_data(ttl=READ_TTL, show_spinner=False)
-def blind_pick_made(url: str, order_id: str, reviewer: str) -> bool:
+def blind_pick_made(url: str, viewer: Actor, order_id: str) -> bool:
     """Has this operator made their blind pick for the order (so the model's may show)?"""
-    with database(url).read() as session:
-        return blind_review.has_review(session, order_id, reviewer)
+    with read_session(url, viewer, Permission.READ_ORDERS) as session:
+        return blind_review.has_review(session, order_id, viewer.email)
 
 
-def summary_pdf(order_id: str, lang: str) -> Callable[[], bytes]:
+def summary_pdf(url: str, viewer: Actor, order_id: str, lang: str) -> Callable[[], bytes]:
     """The order summary PDF in the reader's language, made when the person clicks the
     download button: rendering takes a few hundred milliseconds, which no page view
     should pay for (Streamlit runs the callable in its own thread, outside the script)."""
-    db = current_database()
+    db = checked_database(url, viewer, Permission.READ_ORDERS)
 
     def render() -> bytes:
-        with db.read() as session:
+        with reading(db, viewer, Permission.READ_ORDERS) as session:
             summary = load_summary(session, order_id)
         return render_summary(summary, lang)
 
@@ -293,21 +322,17 @@ def perform(
     action: Callable[..., Any],
     *args: Any,
     done: str | Callable[[Any], str],
-    pass_actor: bool = True,
     on_success: Callable[[Any], None] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Run one service action for the person in the sidebar, then rerun the page.
+    """Run one service action for the signed-in person, then rerun the page.
 
-    Nobody in the sidebar: nothing is done (`ui.current_actor` says why). A refusal is kept
-    under `scope` and shown by the rerun next to its fields; the service changed nothing.
-    On success every cached read is dropped, so the rerun shows the new state.
+    The service checks the person's role (a hidden button is only a courtesy): a refusal,
+    that one included, is kept under `scope` and shown by the rerun next to its fields;
+    the service changed nothing. On success every cached read is dropped, so the rerun
+    shows the new state.
     """
-    actor = ui.current_actor()
-    if actor is None:
-        return
-    if pass_actor:
-        kwargs["actor"] = actor
+    kwargs["actor"] = ui.current_actor()
     refusals = st.session_state.setdefault(REFUSALS_KEY, {})
     try:
         result = action(current_database(), *args, **kwargs)
@@ -315,6 +340,9 @@ def perform(
         refusals[scope] = Refusal(
             exc.summary, tuple((problem.field, problem.reason) for problem in exc.errors)
         )
+        st.rerun()
+    except Forbidden:
+        refusals[scope] = Refusal(_("Your role does not allow this; nothing was changed."))
         st.rerun()
     except ProvisioningError as exc:
         refusals[scope] = Refusal(str(exc))

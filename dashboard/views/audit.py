@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import data, ui
 from dashboard.data import insights
 from dashboard.i18n import _, current_language, fmt_number, label
 from provisioning import audit
@@ -14,11 +14,11 @@ from provisioning.models.base import utcnow
 
 PAGE_KEY = "audit_page"
 
-db = data.current_database()
-url = db.url
+url = data.database_url()
+viewer = ui.current_actor()
 lang = current_language()
 st.title(_("Audit"))
-choices = insights.audit_choices(url)
+choices = insights.audit_choices(url, viewer)
 
 
 def back_to_first_page() -> None:
@@ -64,7 +64,7 @@ until = until_col.date_input(
 
 where = audit.AuditFilter(actor, action, entity_type, entity or None, since, until)
 try:
-    page = insights.audit_page(url, where, st.session_state.get(PAGE_KEY, 1))
+    page = insights.audit_page(url, viewer, where, st.session_state.get(PAGE_KEY, 1))
 except InvalidInput:
     page = None
     st.error(_("The end date is before the start date."))
@@ -85,7 +85,7 @@ elif page is not None:
         st.pagination(page.pages, default=page.page, key=PAGE_KEY)
     st.download_button(
         _("Download as CSV"),
-        lambda: insights.audit_csv(db, where, lang),
+        insights.audit_csv(url, viewer, where, lang),
         file_name=f"audit-{utcnow().date().isoformat()}.csv",
         mime="text/csv",
         key="audit_csv",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, data
+from dashboard import charts, data, ui
 from dashboard.data import insights
 from dashboard.i18n import _, current_language, fmt_date, fmt_number, label
 from provisioning import i18n
@@ -17,10 +17,11 @@ from provisioning.models.base import utcnow
 
 QUEUE_PAGE = "views/queue.py"
 
-url = data.current_database().url
+url = data.database_url()
+viewer = ui.current_actor()
 lang = current_language()
 st.title(_("Backlog"))
-choices = insights.backlog_choices(url)
+choices = insights.backlog_choices(url, viewer)
 
 partner_col, service_col, country_col, sla_col = st.columns(4)
 partner = partner_col.selectbox(
@@ -53,7 +54,7 @@ sla_days = sla_col.number_input(
         "Open orders older than this count as past the SLA."
     ),
 )
-view = insights.backlog_view(url, int(sla_days), int(sla_days), partner, service, country)
+view = insights.backlog_view(url, viewer, int(sla_days), int(sla_days), partner, service, country)
 counts = view.counts
 
 tiles = st.columns(6)

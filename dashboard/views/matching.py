@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, data, ui
-from dashboard.data import insights
+from dashboard import charts, components, data, ui
+from dashboard.data import insights, operations
 from dashboard.i18n import _, fmt_number
+from provisioning import finder
 from provisioning import insights as service
+from provisioning.access import Permission, allows
 from provisioning.errors import ProvisioningError
 from provisioning.finder import DEFAULT_VERSION
 
-FLASH = "matching_flash"
-
-url = data.current_database().url
+url = data.database_url()
+viewer = ui.current_actor()
 st.title(_("Matching"))
-if flash := st.session_state.pop(FLASH, None):
-    st.success(flash)
+components.flash(operations.take_flash())
 
 
 def version_name(version: int | str) -> str:
@@ -32,7 +32,7 @@ def version_name(version: int | str) -> str:
 
 # --- versions -------------------------------------------------------------------------
 st.subheader(_("Model versions"))
-versions = insights.model_versions(url)
+versions = insights.model_versions(url, viewer)
 active = insights.active_version(versions)
 if versions:
     st.caption(
@@ -42,28 +42,27 @@ if versions:
         )
     )
     st.dataframe(insights.versions_frame(versions), hide_index=True, key="matching_versions")
-    pick_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
-    chosen = pick_col.selectbox(
-        _("Version to activate"),
-        [v.version for v in versions],
-        key="matching_activate_version",
-        format_func=version_name,
-    )
-    if button_col.button(_("Activate"), key="matching_activate", type="primary"):
-        actor = ui.current_actor()
-        if actor is not None:
-            try:
-                changed = insights.activate(url, int(chosen), actor)
-            except ProvisioningError as error:
-                ui.show_error(error)
-            else:
-                message = (
+    if allows(viewer, Permission.PUBLISH_MODELS):
+        components.refusal_summary(operations.refusal("matching"))
+        pick_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
+        chosen = pick_col.selectbox(
+            _("Version to activate"),
+            [v.version for v in versions],
+            key="matching_activate_version",
+            format_func=version_name,
+        )
+        if button_col.button(_("Activate"), key="matching_activate", type="primary"):
+            # The rerun's figures all describe the newly active version.
+            operations.perform(
+                "matching",
+                finder.activate,
+                int(chosen),
+                done=lambda changed: (
                     _("{version} is now used for matching.")
                     if changed
                     else _("{version} was already the active version.")
-                )
-                st.session_state[FLASH] = message.format(version=version_name(chosen))
-                st.rerun()  # every figure below now describes the newly active version
+                ).format(version=version_name(chosen)),
+            )
 else:
     st.info(
         _(
@@ -84,7 +83,7 @@ diagnosed = st.selectbox(
     format_func=version_name,
 )
 with st.spinner(_("Ranking every decided order…")):
-    report = insights.diagnostics(url, diagnosed)
+    report = insights.diagnostics(url, viewer, diagnosed)
 
 if not report.orders:
     st.info(_("No decided orders yet: nothing to measure the model against."))
@@ -171,7 +170,7 @@ else:
 
 # --- blind reviews --------------------------------------------------------------------
 st.subheader(_("Agreement with blind reviews"))
-blind = insights.blind_review_agreement(url)
+blind = insights.blind_review_agreement(url, viewer)
 if not blind["reviews"]:
     st.info(
         _(

@@ -17,6 +17,7 @@ from dashboard.i18n import _, label
 from dashboard.order_finder import finder_step
 from dashboard.order_setup import approval_step, review_step, setup_wizard, unmap_step
 from provisioning import i18n, orders
+from provisioning.access import Permission, allows
 from provisioning.errors import NotFound
 from provisioning.states import Intent, OrderState
 
@@ -34,8 +35,8 @@ FORM_KEYS = (
     "calling_",
 )
 
-db = data.current_database()
-url = db.url
+url = data.database_url()
+viewer = ui.current_actor()
 
 
 def open_order() -> str:
@@ -147,8 +148,8 @@ def email_step(view: operations.OrderView) -> None:
 order_id = open_order()
 forget_other_orders_forms(order_id)
 try:
-    view = operations.order_view(url, order_id, data.settings().setup_deadline_days)
-except NotFound:
+    view = operations.order_view(url, viewer, order_id, data.settings().setup_deadline_days)
+except NotFound:  # another partner's order too: it is not there for this viewer
     st.title(_("Order"))
     st.error(_("There is no order {order}.").format(order=order_id))
     st.page_link("views/queue.py", label=_("Back to the queue"), icon=":material/inbox:")
@@ -157,22 +158,32 @@ except NotFound:
 st.page_link("views/queue.py", label=_("Back to the queue"), icon=":material/arrow_back:")
 components.order_header(view)
 components.flash(operations.take_flash())
-actor = ui.current_actor()
 components.licence_summary(view.summary.lines)
 state = OrderState(view.state)
+# A role that may only read sees where the order stands, never a form it cannot submit.
+resolves = allows(viewer, Permission.RESOLVE_ORDERS)
+if not resolves:
+    st.info(_("Read only: your role does not change orders."), icon=":material/visibility:")
 if state in (OrderState.AWAITING_INTENT, OrderState.DELEGATED):
-    intent_step(view)
-    email_step(view)
+    if resolves:
+        intent_step(view)
+        email_step(view)
 elif state is OrderState.AWAITING_ORG:
-    finder_step(view, actor)
-    email_step(view)
+    finder_step(view, viewer)
+    if resolves:
+        email_step(view)
 elif state is OrderState.AWAITING_APPROVAL:
-    approval_step(view)
-    unmap_step(view)
+    if resolves:
+        approval_step(view)
+        unmap_step(view)
     review_step(view)
 elif state is OrderState.ORG_MAPPED:
-    setup_wizard(view)
-    unmap_step(view)
+    if allows(viewer, Permission.PROVISION):
+        setup_wizard(view)
+    else:
+        review_step(view)
+    if resolves:
+        unmap_step(view)
 else:
     st.info(
         _("This order is closed ({state}); here is what it set up.").format(

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import components, data
+from dashboard import components, data, ui
 from dashboard.data import operations
 from dashboard.i18n import _, fmt_number, label
 from provisioning import i18n, queue
+from provisioning.access import Permission, allows
 
 ORDER_PAGE = "views/order.py"
 DRILL_DOWN = ("state", "partner", "service", "country")
 
-url = data.current_database().url
+url = data.database_url()
+viewer = ui.current_actor()
 st.title(_("Queue"))
 components.flash(operations.take_flash())
-choices = operations.queue_choices(url)
+choices = operations.queue_choices(url, viewer)
 
 # A drill-down (Backlog page) sets the filters once; the operator may change them after.
 incoming = {name: st.query_params.get_all(name) for name in DRILL_DOWN}
@@ -92,7 +94,7 @@ if st.session_state.get("queue_where") != where:  # new filters: back to the fir
     st.session_state["queue_where"] = where
     st.session_state["queue_offset"] = 0
 offset = st.session_state.setdefault("queue_offset", 0)
-page = operations.queue_page(url, where, offset)
+page = operations.queue_page(url, viewer, where, offset)
 
 tiles = list(components.QUEUE_COUNTS.items())
 for row_start in (0, 4):
@@ -105,11 +107,12 @@ if page.counts.get("unscored"):
             count=fmt_number(page.counts["unscored"])
         )
     )
-    if st.button(_("Score waiting orders"), key="queue_score", icon=":material/calculate:"):
+    if allows(viewer, Permission.RUN_FINDER) and st.button(
+        _("Score waiting orders"), key="queue_score", icon=":material/calculate:"
+    ):
         operations.perform(
             "queue",
-            queue.refresh_matches,
-            pass_actor=False,
+            queue.score_waiting,
             done=lambda scored: _("{count} orders scored.").format(count=fmt_number(scored)),
         )
 components.refusal_summary(operations.refusal("queue"))

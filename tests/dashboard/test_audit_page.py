@@ -18,7 +18,7 @@ from provisioning.db import Database
 from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
 from provisioning.models import AuditEvent
-from tests.dashboard.conftest import open_view
+from tests.dashboard.conftest import account, open_view
 
 OPERATOR = "operator@example.com"
 START = datetime(2026, 3, 2, 8, tzinfo=UTC)
@@ -28,9 +28,11 @@ START = datetime(2026, 3, 2, 8, tzinfo=UTC)
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     """The demo world's own events (import, generation), an operator's 60 mappings on
     2 March, one every 10 minutes, and on 1 March an event whose actor (imported from
-    elsewhere) a spreadsheet would run as a formula."""
+    elsewhere) a spreadsheet would run as a formula; before it all, the operator's account
+    (and the admin's who added it) were created."""
     db = Database(f"sqlite:///{tmp_path_factory.mktemp('audit') / 'demo.sqlite'}")
     db.ensure_schema()
+    account(db, now=START - timedelta(days=20))
     create_demo(
         db, WorldParams(orgs=200, seed=3, now=START - timedelta(days=10)), "demo@example.com"
     )
@@ -64,10 +66,10 @@ def _open(monkeypatch: pytest.MonkeyPatch, url: str, lang: str = "en") -> AppTes
     return open_view(monkeypatch, url, "audit", lang)
 
 
-def test_an_empty_trail(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    Database(sqlite_url).ensure_schema()
-    at = _open(monkeypatch, sqlite_url)
+def test_no_matching_event(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(monkeypatch, sqlite_url)  # a fresh trail: only the accounts' creation
     assert at.title[0].value == "Audit"
+    at.text_input(key="audit_entity").input("ORD-").run()
     assert at.info[0].value == "No events match these filters."
     assert not at.dataframe and not at.get("download_button")
 
@@ -78,7 +80,7 @@ def test_newest_first_fifty_to_a_page_with_before_and_after(
     at = _open(monkeypatch, demo.url)
     rows = at.dataframe[0].value
     assert len(rows) == 50
-    assert at.caption[0].value == "Events 1–50 of 63, newest first. Times in UTC."
+    assert at.caption[0].value == "Events 1–50 of 65, newest first. Times in UTC."
     newest = rows.iloc[0]
     assert (newest["Who"], newest["What"], newest["Record ID"]) == (
         OPERATOR,
@@ -90,7 +92,7 @@ def test_newest_first_fifty_to_a_page_with_before_and_after(
     assert at.get("download_button")[0].label == "Download as CSV"
 
     at.get("pagination")[0].set_value(2).run()
-    assert at.caption[0].value == "Events 51–63 of 63, newest first. Times in UTC."
+    assert at.caption[0].value == "Events 51–65 of 65, newest first. Times in UTC."
     assert set(at.dataframe[0].value["What"]) >= {"Imported a dataset", "Generated the demo world"}
 
 
@@ -117,7 +119,8 @@ def test_filters_narrow_the_rows(demo: Database, monkeypatch: pytest.MonkeyPatch
 
 def test_the_csv_is_the_whole_filtered_trail_and_formula_safe(demo: Database) -> None:
     where = audit.AuditFilter(actor=OPERATOR)
-    text = insights.audit_csv(demo, where, "sv").decode("utf-8-sig")
+    reader = account(demo)
+    text = insights.audit_csv(demo.url, reader, where, "sv")().decode("utf-8-sig")
     header, *rows = list(csv.reader(io.StringIO(text)))
     assert header == ["När", "Vem", "Vad", "Post", "Post-id", "Ändringar"]
     assert len(rows) == 60  # every matching event, not only the first page
@@ -128,7 +131,8 @@ def test_the_csv_is_the_whole_filtered_trail_and_formula_safe(demo: Database) ->
         "Beställning",
         "ORD-9059",
     ]
-    everything = insights.audit_csv(demo, audit.AuditFilter(), "en").decode("utf-8-sig")
+    everything = insights.audit_csv(demo.url, reader, audit.AuditFilter(), "en")()
+    everything = everything.decode("utf-8-sig")
     (evil,) = [row for row in csv.reader(io.StringIO(everything)) if row[4] == "ORD-0001"]
     assert evil[1] == "'@SUM(1+1)*cmd|' /C calc'!A0"  # shown as text, never run
     cells = ["=1+1", "-2", -2, "\tx", "\rx", "a"]

@@ -1,7 +1,7 @@
 """The Matching page as an analyst uses it: versions and their held-out metrics, the
 threshold what-if agreeing with the service, the three plots, blind-review agreement,
-the history's misses, and activating a version (recorded for the analyst, refused
-without one)."""
+the history's misses, and activating a version (recorded for the analyst, not offered
+to a manager, who reads the page)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
 from provisioning import blind_review, finder, insights
+from provisioning.access import Actor
 from provisioning.db import Database
 from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
 from provisioning.models import AuditEvent, Order
-from provisioning.states import OrderState
-from tests.dashboard.conftest import open_view
+from provisioning.states import OrderState, Role
+from tests.dashboard.conftest import account, open_view
 
 ANALYST = "analyst@example.com"
 PLOTS = {"Accuracy–coverage curve", "Reliability (calibration)", "Precision–recall"}
@@ -41,8 +42,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     db = Database(f"sqlite:///{tmp_path_factory.mktemp('matching') / 'demo.sqlite'}")
     db.ensure_schema()
     create_demo(db, WorldParams(orgs=200, seed=3, now=now), "demo@example.com")
-    finder.train(db, ANALYST, force=True, now=now)
-    finder.train(db, ANALYST, C=0.5, force=True, now=now)
+    analyst = account(db, Role.ANALYST)
+    finder.train(db, analyst, force=True, now=now)
+    finder.train(db, analyst, C=0.5, force=True, now=now)
     with db.write() as session:
         decided = session.execute(
             select(Order.order_id, Order.org_id)
@@ -57,13 +59,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             .order_by(Order.order_id)
         ).first()
     assert waiting is not None
-    blind_review.record(db, waiting, ANALYST, None, now)
+    blind_review.record(db, waiting, account(db), None, now)  # an operator's
     yield World(db, misled)
     db.dispose()
 
 
-def _open(monkeypatch: pytest.MonkeyPatch, url: str, lang: str = "en", actor: str = "") -> AppTest:
-    return open_view(monkeypatch, url, "matching", lang, actor)
+def _open(
+    monkeypatch: pytest.MonkeyPatch, url: str, lang: str = "en", actor: Actor | None = None
+) -> AppTest:
+    """The page as an analyst sees it, unless another reader is given."""
+    return open_view(monkeypatch, url, "matching", lang, actor or account(url, Role.ANALYST))
 
 
 def _tiles(at: AppTest) -> dict[str, str]:
@@ -148,7 +153,7 @@ def test_the_thresholds_what_if_moves_with_the_sliders(
     ]
 
 
-def test_activating_a_version_needs_the_analyst_and_is_audited(
+def test_activating_a_version_is_for_the_analyst_and_is_audited(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def activations() -> list[tuple[str, str]]:
@@ -161,13 +166,11 @@ def test_activating_a_version_needs_the_analyst_and_is_audited(
             return [tuple(row) for row in rows]
 
     inactive = next(v.version for v in insights.model_versions(world.db) if not v.active)
-    anonymous = _open(monkeypatch, world.db.url)
-    anonymous.selectbox(key="matching_activate_version").select(inactive)
-    anonymous.button(key="matching_activate").click().run()
-    assert "Enter your e-mail in the sidebar" in anonymous.warning[0].value
-    assert activations() == []
+    manager = _open(monkeypatch, world.db.url, actor=account(world.db, Role.MANAGER))
+    assert not [b for b in manager.button if b.key == "matching_activate"]  # reads only
+    assert not [s for s in manager.selectbox if s.key == "matching_activate_version"]
 
-    at = _open(monkeypatch, world.db.url, actor=ANALYST)
+    at = _open(monkeypatch, world.db.url)
     at.selectbox(key="matching_activate_version").select(inactive)
     at.button(key="matching_activate").click().run()
     assert not at.exception, at.exception

@@ -23,13 +23,16 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from provisioning import blind_review, orders
+from provisioning.access import Actor
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
 from provisioning.models import BlindReview, MeetingsSite, Order, Org
+from provisioning.states import Role
 from tests.conftest import FIXTURES
+from tests.dashboard.conftest import account, signed_in_app
 
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
-OPERATOR = "operator@example.com"
+OPERATOR_EMAIL = "operator@example.com"
+OPERATOR = Actor(OPERATOR_EMAIL, Role.OPERATOR)
 HEADERS = {
     "orgs.csv": "org_id,name,country,industry,created_at,status,partner_id\n",
     "domains.csv": "org_id,domain,status\n",
@@ -56,12 +59,13 @@ def mini(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     st.cache_resource.clear()
     db = Database(sqlite_url)
     db.ensure_schema()
-    import_dataset(db, FIXTURES / "mini", OPERATOR)
+    import_dataset(db, FIXTURES / "mini", OPERATOR_EMAIL)
     lookalike = tmp_path / "lookalike"
     lookalike.mkdir()
     for name, header in HEADERS.items():
         (lookalike / name).write_text(header + LOOKALIKE.get(name, ""), encoding="utf-8")
-    import_dataset(db, lookalike, OPERATOR)
+    import_dataset(db, lookalike, OPERATOR_EMAIL)
+    account(db)  # the operator the tests sign in as
     yield db
     st.cache_data.clear()
     st.cache_resource.clear()
@@ -93,10 +97,8 @@ def run(target: AppTest | Any) -> AppTest:
     return at
 
 
-def order_app(order_id: str, lang: str = "en", actor: str = OPERATOR) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["ui_actor"] = actor
-    at.session_state["ui_lang"] = lang
+def order_app(order_id: str, lang: str = "en", actor: Actor = OPERATOR) -> AppTest:
+    at = signed_in_app(actor, lang)
     at.switch_page("views/order.py")
     at.query_params["order"] = order_id
     return run(at)
@@ -173,7 +175,7 @@ def test_ambiguous_order_is_resolved_from_intent_to_the_approval_request(mini: D
     assert (order.state, order.decision, order.decided_by) == (
         "awaiting_approval",
         "accepted",
-        OPERATOR,
+        OPERATOR_EMAIL,
     )
 
 
@@ -361,7 +363,7 @@ def test_blind_review_hides_the_model_until_the_operator_has_picked(
         assert (review.chosen_org_id, review.model_org_id, review.reviewer) == (
             "org-acme-ops",
             "org-acme",
-            OPERATOR,
+            OPERATOR_EMAIL,
         )
     run(at.button(key="finder_choose_org-acme").click())  # the usual mapping follows
     assert state_of(mini, "ORD-1002").state == "awaiting_approval"
@@ -378,12 +380,18 @@ def test_swedish_order_page(mini: Database) -> None:
     assert at.subheader[0].value == "Sammanfattning av licensändringar"
 
 
-def test_nothing_happens_without_the_acting_person(mini: Database) -> None:
+def test_a_manager_reads_orders_but_no_form_or_button_changes_them(mini: Database) -> None:
     orders.set_intent(mini, "ORD-1002", "own-company", OPERATOR)
-    at = order_app("ORD-1002", actor="")
-    assert "Enter your e-mail in the sidebar before you change anything." in texts(at)
-    run(at.button(key="finder_choose_org-acme").click())
-    assert state_of(mini, "ORD-1002").state == "awaiting_org"
+    orders.set_intent(mini, "ORD-1001", "customer", OPERATOR)
+    orders.map_org(mini, "ORD-1001", "org-acme", OPERATOR)
+    manager = account(mini, Role.MANAGER)
+    for order_id in ("ORD-1002", "ORD-1001", "ORD-1005"):  # finder, setup, intent
+        at = order_app(order_id, actor=manager)
+        assert "Read only: your role does not change orders." in texts(at)
+        assert button_keys(at) <= {"sign_out"}, (order_id, button_keys(at))
+        assert not at.text_input and not at.radio
+    at = order_app("ORD-1002", actor=manager)
+    assert "Acme Logistik AB" in texts(at)  # the finder's candidates are shown to read
 
 
 def test_a_mapping_is_reversed_only_when_confirmed(mini: Database) -> None:

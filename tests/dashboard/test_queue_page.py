@@ -15,11 +15,13 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from provisioning.access import Actor
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
+from provisioning.states import Role
 from tests.conftest import FIXTURES
+from tests.dashboard.conftest import account, signed_in_app
 
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 OPERATOR = "operator@example.com"
 
 
@@ -58,6 +60,7 @@ def app_db(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Databas
     st.cache_resource.clear()
     db = Database(sqlite_url)
     db.ensure_schema()
+    account(db)  # the operator every test signs in as
     yield db
     st.cache_data.clear()
     st.cache_resource.clear()
@@ -79,9 +82,7 @@ def run(target: AppTest | Any) -> AppTest:
 
 
 def queue_app(lang: str = "en", **params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["ui_actor"] = OPERATOR
-    at.session_state["ui_lang"] = lang
+    at = signed_in_app(Actor(OPERATOR, Role.OPERATOR), lang)
     for name, value in params.items():
         at.query_params[name] = value
     return run(at)

@@ -21,9 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from provisioning.access import accounts
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
 from provisioning.queue import refresh_matches
+from provisioning.states import Role
 from tests.conftest import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +42,15 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# The people of the journeys, each with its own account (the partner admin acts for
+# org-fjord, the partner of ORD-1001, ORD-1003, ORD-1004 and ORD-2001).
+PASSWORD = "e2e-password-not-secret"
+ADMIN = "admin@example.com"
+OPERATOR = "kim.operator@fjordcollab.no"
+MANAGER = "mona.manager@example.com"
+PARTNER_ADMIN = "per.partner@fjordcollab.no"
+PEOPLE = ((OPERATOR, Role.OPERATOR, None), (MANAGER, Role.MANAGER, None))
+PEOPLE += ((PARTNER_ADMIN, Role.PARTNER_ADMIN, "org-fjord"),)
 # Streamlit's own readiness signal: the script finished and no skeleton is left.
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
@@ -73,7 +84,7 @@ EXTRA_ROWS = {
 
 @pytest.fixture(scope="module")
 def app_database(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The mini dataset and ORD-2001, the queue ranked."""
+    """The mini dataset and ORD-2001, the queue ranked, and the journeys' accounts."""
     url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'onboard.sqlite'}"
     db = Database(url)
     db.ensure_schema()
@@ -83,6 +94,10 @@ def app_database(tmp_path_factory: pytest.TempPathFactory) -> str:
         (extra / name).write_text(header + EXTRA_ROWS.get(name, ""), encoding="utf-8")
     import_dataset(db, extra, "e2e@example.com")
     refresh_matches(db, datetime.now(UTC))
+    accounts.add_account(db, None, ADMIN, Role.ADMIN, password=PASSWORD)
+    admin = accounts.actor_for(db, ADMIN)
+    for email, role, partner in PEOPLE:
+        accounts.add_account(db, admin, email, role, partner_id=partner, password=PASSWORD)
     db.dispose()
     return url
 
@@ -166,6 +181,15 @@ def wait_idle(page) -> None:
     page.wait_for_function(
         "() => document.querySelectorAll(\"[data-testid='stSkeleton']\").length === 0"
     )
+
+
+def sign_in(page, email: str) -> None:
+    """Sign in on the sign-in page (every page starts there: nobody is signed in yet)."""
+    page.locator(".st-key-sign_in_email input").fill(email)
+    page.locator(".st-key-sign_in_password input").fill(PASSWORD)
+    page.locator(".st-key-sign_in_submit button").click()
+    wait_idle(page)
+    page.locator(".st-key-sign_out").wait_for()
 
 
 @pytest.fixture

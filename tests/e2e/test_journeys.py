@@ -1,9 +1,10 @@
 """What the operator and the manager do in a real browser, end to end.
 
-(a) an operator resolves an order with several domain matches, sets up Meetings on two
-sites with the licences split, leaves Calling for later and downloads the summary PDF;
-(b) a manager opens the backlog and sees its charts. Widgets are found by their
-Streamlit keys (`.st-key-…`), which the pages keep stable for this.
+Each person first signs in. (a) an operator resolves an order with several domain
+matches, sets up Meetings on two sites with the licences split, leaves Calling for later
+and downloads the summary PDF; (b) a manager opens the backlog and sees its charts; (c) a
+partner admin sees only its own customers' orders. Widgets are found by their Streamlit
+keys (`.st-key-…`), which the pages keep stable for this.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from sqlalchemy import select
 from provisioning import orders
 from provisioning.db import Database
 from provisioning.models import MeetingsSite
-from tests.e2e.conftest import wait_idle
+from tests.e2e.conftest import MANAGER, OPERATOR, PARTNER_ADMIN, sign_in, wait_idle
 
 pytestmark = pytest.mark.browser
 
 ORDER = "ORD-2001"  # a partner's customer on acme.se: three orgs hold that domain
-OPERATOR = "kim.operator@fjordcollab.no"
 
 
 def _key(page, key: str):
@@ -63,7 +63,7 @@ def test_an_operator_takes_an_ambiguous_order_to_its_summary_pdf(
     open_page, app_database: str
 ) -> None:
     page = open_page(f"/order?order={ORDER}")
-    _type(page, "ui_actor", OPERATOR)
+    sign_in(page, OPERATOR)  # the link opens once the operator is signed in
 
     _key(page, "intent_choice").get_by_text("For a customer").click()
     _click(page, "intent_save")
@@ -116,6 +116,21 @@ def test_an_operator_takes_an_ambiguous_order_to_its_summary_pdf(
 
 def test_a_manager_opens_the_backlog_and_sees_the_charts(open_page) -> None:
     page = open_page("/backlog")
+    sign_in(page, MANAGER)
     page.wait_for_selector("[data-testid='stPlotlyChart']")
     assert page.locator("[data-testid='stPlotlyChart']").count() >= 3
     assert page.get_by_text("Open orders").first.is_visible()
+
+
+def test_a_partner_admin_sees_only_its_customers_orders(open_page) -> None:
+    page = open_page("/")
+    sign_in(page, PARTNER_ADMIN)
+    # The table is drawn on a canvas: its caption tells what a search left in it.
+    _type(page, "queue_search", "ORD-1003")  # its customer's order
+    _shows(page, "Orders 1–1 of 1")
+    _type(page, "queue_search", "ORD-1002")  # a direct order: not the partner's business
+    _shows(page, "No order matches these filters.")
+    _type(page, "queue_search", "")
+    _key(page, "queue_open_id").locator("input").first.fill("ORD-1002")
+    _click(page, "queue_open")
+    _shows(page, "There is no order ORD-1002.")

@@ -1,0 +1,122 @@
+"""Accounts (admins): who may sign in, with which role; add one, disable or enable it,
+give it a new password.
+
+A generated password is shown once, right after it was made, and never stored in a
+readable form: the admin passes it on. Every change is audited by the service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from dashboard import components, data, ui
+from dashboard.data import accounts, operations
+from dashboard.i18n import _, label
+from provisioning.access import accounts as service
+from provisioning.states import Role
+
+PASSWORD_SHOWN_KEY = "accounts_new_password"
+
+url = data.database_url()
+viewer = ui.current_actor()
+st.title(_("Accounts"))
+components.flash(operations.take_flash())
+if shown := st.session_state.pop(PASSWORD_SHOWN_KEY, None):
+    email, password = shown
+    st.warning(
+        _("The password of {email}, shown only this once: pass it on safely.").format(email=email),
+        icon=":material/key:",
+    )
+    st.code(password, language=None)
+
+
+def show_once(email: str, password: str | None) -> Callable[[object], None]:
+    """After the change is saved: the next run shows the password, and only that run."""
+
+    def keep(changed: object) -> None:
+        if password is not None and changed is not False:
+            st.session_state[PASSWORD_SHOWN_KEY] = (email, password)
+
+    return keep
+
+
+rows = accounts.account_rows(url, viewer)
+st.dataframe(accounts.accounts_frame(rows), hide_index=True, key="accounts_table")
+
+st.subheader(_("Add an account"))
+problem = operations.refusal("accounts_add")
+components.refusal_summary(problem, placed=("email", "role", "partner"))
+with st.form("accounts_add_form"):
+    email_col, name_col = st.columns(2)
+    with email_col:
+        new_email = st.text_input(_("E-mail"), key="accounts_add_email")
+        components.field_errors(problem, "email")
+    new_name = name_col.text_input(_("Name"), key="accounts_add_name")
+    role_col, partner_col = st.columns(2)
+    with role_col:
+        role = st.selectbox(
+            _("Role"),
+            [r.value for r in Role],
+            key="accounts_add_role",
+            format_func=lambda value: label(accounts.ROLES, value),
+        )
+        components.field_errors(problem, "role")
+    with partner_col:
+        partner = st.text_input(
+            _("Partner organization ID"),
+            key="accounts_add_partner",
+            help=_("Only for a partner administrator: the partner whose customers it sees."),
+        )
+        components.field_errors(problem, "partner")
+    sso_only = st.checkbox(
+        _("Single sign-on only (no password)"),
+        key="accounts_add_sso_only",
+        help=_("Otherwise a password is generated and shown once."),
+    )
+    if st.form_submit_button(_("Add the account"), key="accounts_add", type="primary"):
+        password = None if sso_only else service.new_password()
+        operations.perform(
+            "accounts_add",
+            service.add_account,
+            email=new_email,
+            role=role,
+            name=new_name,
+            partner_id=partner.strip() or None,
+            password=password,
+            done=lambda added: (
+                _("Account {email} added.") if added else _("{email} has this account already.")
+            ).format(email=new_email.strip()),
+            on_success=show_once(new_email.strip(), password),
+        )
+
+if rows:
+    st.subheader(_("Change an account"))
+    components.refusal_summary(operations.refusal("accounts_change"))
+    by_email = {row.email: row for row in rows}
+    pick_col, toggle_col, reset_col = st.columns([2, 1, 1], vertical_alignment="bottom")
+    chosen = by_email[pick_col.selectbox(_("Account"), list(by_email), key="accounts_pick")]
+    disable = not chosen.disabled
+    if toggle_col.button(
+        _("Disable") if disable else _("Enable"), key="accounts_toggle", width="stretch"
+    ):
+        operations.perform(
+            "accounts_change",
+            service.set_disabled,
+            email=chosen.email,
+            disabled=disable,
+            done=(
+                _("{email} can no longer sign in.") if disable else _("{email} can sign in again.")
+            ).format(email=chosen.email),
+        )
+    if reset_col.button(_("New password"), key="accounts_reset", width="stretch"):
+        password = service.new_password()
+        operations.perform(
+            "accounts_change",
+            service.set_password,
+            email=chosen.email,
+            password=password,
+            done=_("{email} has a new password.").format(email=chosen.email),
+            on_success=show_once(chosen.email, password),
+        )
