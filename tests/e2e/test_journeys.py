@@ -16,7 +16,7 @@ from sqlalchemy import select
 from provisioning import orders
 from provisioning.db import Database
 from provisioning.models import MeetingsSite
-from tests.e2e.conftest import MANAGER, OPERATOR, PARTNER_ADMIN, sign_in, wait_idle
+from tests.e2e.conftest import MANAGER, OPERATOR, PARTNER_ADMIN, SCREENSHOTS, sign_in, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -131,6 +131,9 @@ def test_a_partner_admin_sees_only_its_customers_orders(open_page) -> None:
     _type(page, "queue_search", "ORD-1002")  # a direct order: not the partner's business
     _shows(page, "No order matches these filters.")
     _type(page, "queue_search", "")
+    _shows(page, "Orders 1–")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "partner_admin_queue.png"), full_page=True)
     _key(page, "queue_open_id").locator("input").first.fill("ORD-1002")
     _click(page, "queue_open")
     _shows(page, "There is no order ORD-1002.")
