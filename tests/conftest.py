@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -79,3 +79,22 @@ def db(database_url: str) -> Iterator[Database]:
     database.ensure_schema()
     yield database
     database.dispose()
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def module_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    """One migrated database per backend for a whole module: migrating costs about a
+    second, which a module of many small tests (or Hypothesis examples) would pay each time."""
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('module') / 'onboard.sqlite'}"
+        else:
+            url = stack.enter_context(private_postgres_schema())
+        database = Database(url)
+        stack.callback(database.dispose)
+        database.ensure_schema()
+        yield database

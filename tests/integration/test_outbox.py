@@ -9,7 +9,6 @@ import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -30,7 +29,6 @@ from provisioning.errors import InvalidInput
 from provisioning.models import AuditEvent, OutboxEmail, utcnow
 from provisioning.settings import Settings
 from provisioning.states import OutboxStatus
-from tests.conftest import private_postgres_schema
 from tests.people import OPERATOR, add_accounts
 
 pytestmark = pytest.mark.db
@@ -134,33 +132,14 @@ def smtp(smtp_server: tuple[RecordingHandler, int]) -> RecordingHandler:
     return handler
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def migrated(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Database]:
-    """One migrated database per backend for the module: migrating is most of what a test
-    here would otherwise cost, and these tests only touch the outbox and the audit trail."""
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path_factory.mktemp('outbox') / 'onboard.sqlite'}"
-        else:
-            url = stack.enter_context(private_postgres_schema())
-        database = Database(url)
-        stack.callback(database.dispose)
-        database.ensure_schema()
-        yield database
-
-
 @pytest.fixture
-def db(migrated: Database) -> Database:
+def db(module_db: Database) -> Database:
     """The module's database with an empty outbox; the audit trail is append-only, so
     `audit` only reads the events written from here on."""
-    with migrated.write() as session:
+    with module_db.write() as session:
         session.execute(delete(OutboxEmail))
-        _AUDIT_FLOOR[migrated.url] = session.scalar(select(func.max(AuditEvent.id))) or 0
-    return migrated
+        _AUDIT_FLOOR[module_db.url] = session.scalar(select(func.max(AuditEvent.id))) or 0
+    return module_db
 
 
 @pytest.fixture
