@@ -45,6 +45,12 @@ def sso_actor(
     return accounts.sso_actor(current_database(), email, claims, role_claim, roles)
 
 
+def no_admin_yet() -> bool:
+    """A database nobody can administer yet (created before accounts existed, or by an
+    import rather than the demo): the sign-in page says how to add the first admin."""
+    return not accounts.has_admin(current_database())
+
+
 def still_enabled(actor: Actor) -> Actor | None:
     """The actor as its account stands now, or None once it was disabled or removed: a
     session signed in before an admin disabled the account ends at its next click."""

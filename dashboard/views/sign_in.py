@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import ui
+from dashboard.data import accounts
 from dashboard.i18n import _
 
 st.title(_("Sign in"))
@@ -23,6 +24,14 @@ with st.form("sign_in_form"):
     )
 if refusal := st.session_state.get(ui.REFUSAL_KEY):
     st.error(refusal, icon=":material/block:")
+if accounts.no_admin_yet():
+    st.info(
+        _(
+            "This database has no administrator account yet. On the server, create the "
+            "first one: `onboard users add EMAIL --role admin`; it prints the password."
+        ),
+        icon=":material/person_add:",
+    )
 
 if ui.sso_configured():
     st.divider()

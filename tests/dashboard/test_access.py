@@ -100,6 +100,7 @@ def test_signed_out_there_is_only_the_sign_in_page(mini: Database) -> None:
     assert pages(at) == {"sign_in"}
     assert [t.value for t in at.title] == ["Sign in"]
     assert "Acme" not in texts(at) and not at.dataframe
+    assert "onboard users add EMAIL --role admin" in texts(at)  # no account yet: how to start
     assert not [b for b in at.button if b.key == "sign_in_sso"]  # no [auth] in the secrets
     with pytest.raises(ValueError):
         at.switch_page("views/queue.py")
@@ -117,6 +118,7 @@ def test_a_wrong_password_is_refused_with_one_message_then_the_right_one_signs_i
         "Wrong e-mail or password, or the account is disabled or locked for a while."
     ]
     assert pages(at) == {"sign_in"} and at.text_input(key="sign_in_password").value == ""
+    assert "onboard users add" not in texts(at)  # an admin exists: no first-admin hint
 
     at.text_input(key="sign_in_email").input("operator@example.com")
     at.text_input(key="sign_in_password").input(PASSWORD)
