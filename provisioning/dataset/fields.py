@@ -19,6 +19,11 @@ Parser = Callable[[str], object]
 _COUNTRIES: frozenset[str] = frozenset(c.alpha_2 for c in pycountry.countries)
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no", ""})
+# The quantity column is a 32-bit INTEGER on PostgreSQL; SQLite would take up to 2**63 - 1.
+INT_MAX = 2**31 - 1
+# PostgreSQL text cannot hold NUL; SQLite can, but a dataset valid on one database only is
+# not valid. Only the free-text parsers need the check: the others refuse it already.
+_NUL = "\x00"
 
 
 def text(max_length: int) -> Parser:
@@ -28,6 +33,8 @@ def text(max_length: int) -> Parser:
             raise ValueError("must not be empty")
         if len(value) > max_length:
             raise ValueError(f"longer than {max_length} characters")
+        if _NUL in value:
+            raise ValueError("contains a NUL character")
         return value
 
     return parse
@@ -41,6 +48,8 @@ def identifier(value: str) -> str:
         raise ValueError(f"longer than {ID_MAX} characters")
     if value.strip() != value:
         raise ValueError("has leading or trailing blanks")
+    if _NUL in value:
+        raise ValueError("contains a NUL character")
     return value
 
 
@@ -76,7 +85,10 @@ def timestamp(value: str) -> datetime:
         raise ValueError("not an ISO 8601 timestamp (e.g. 2026-11-20T10:00:00Z)") from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 once in UTC
+        raise ValueError("outside the years 1 to 9999 once converted to UTC") from None
 
 
 def format_timestamp(value: datetime | None) -> str:
@@ -112,6 +124,8 @@ def positive_int(value: str) -> int:
         raise ValueError("not a whole number") from None
     if number <= 0:
         raise ValueError("must be a positive whole number")
+    if number > INT_MAX:
+        raise ValueError(f"at most {INT_MAX}")
     return number
 
 

@@ -205,7 +205,13 @@ def _column_plan(
     ok = True
     for index, title in enumerate(header):
         if title in positions:
-            errors.append(FieldError(title, "the column appears twice in the header", name, 1))
+            # An untitled column (",," at a row's end) is named by where it is.
+            field, reason = (
+                (title, "the column appears twice in the header")
+                if title
+                else (f"(column {index + 1})", "a second column without a title")
+            )
+            errors.append(FieldError(field, reason, name, 1))
             ok = False
         positions[title] = index
     must_have = HEADER_REQUIRED.get(name, frozenset())

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import IntegrityError
 
 from provisioning.dataset import fields
 from provisioning.dataset.schema import DatasetFile, Row
@@ -154,6 +155,28 @@ def _copy(conn: Connection, table: Table, rows: Iterable[Row]) -> int:
             copy.write_row(row)
             count += 1
     return count
+
+
+def insert(conn: Connection, spec: DatasetFile, target: Table, rows: Iterable[Row]) -> int:
+    """Insert `rows`, staged values of `spec`, straight into `target` (SQLite); returns how many.
+
+    For a file that would only be staged to be copied into an empty table (see
+    `importer`). The rows are bound as they come, by position (`?2` is the first column
+    after the line number), so none is rebuilt. A row the table's constraints refuse
+    raises `IntegrityError`, as SQLAlchemy would.
+    """
+    names = [column.name for column in spec.stage.columns][1:]  # after "line"
+    columns = ", ".join(f'"{name}"' for name in names)
+    values = ", ".join(f"?{position}" for position in range(2, len(names) + 2))
+    statement = f'INSERT INTO "{target.name}" ({columns}) VALUES ({values})'
+    cursor = conn.connection.cursor()
+    try:
+        cursor.executemany(statement, rows)
+        return cursor.rowcount
+    except conn.dialect.dbapi.IntegrityError as error:  # type: ignore[union-attr]
+        raise IntegrityError(statement, None, error) from error
+    finally:
+        cursor.close()
 
 
 def _executemany(conn: Connection, table: Table, rows: Iterable[Row]) -> int:

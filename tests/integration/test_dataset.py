@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.engine import Dialect
@@ -381,3 +381,33 @@ def test_every_repeat_of_a_key_names_its_first_line(db: Database, tmp_path: Path
         f"users.csv:{n}: email: duplicate: already on line 3 (got '{second}')",
         f"users.csv:{n + 1}: email: duplicate: already on line 2 (got '{first}')",
     ]
+
+
+def test_a_first_load_refuses_a_member_of_no_org_with_its_line(
+    db: Database, tmp_path: Path
+) -> None:
+    """Into an empty database the members skip staging; their org is still checked."""
+    dataset = copy_mini(tmp_path)
+    users = rows_of(dataset, "users.csv")
+    users[2]["org_id"] = "org-ghost"
+    write_rows(dataset, "users.csv", users)
+
+    errors = refused(db, dataset)
+
+    assert errors == [
+        "users.csv:4: org_id: names no org of orgs.csv or the database (got 'org-ghost')"
+    ]
+    assert set(counts(db).values()) == {0}
+
+
+def test_a_first_load_leaves_the_indexes_as_the_migrations_made_them(db: Database) -> None:
+    def indexes() -> dict[str, list[dict[str, object]]]:
+        tables = ("orgs", "org_domains", "members", "orders", "order_lines")
+        with db.engine.connect() as conn:
+            inspector = inspect(conn)
+            return {table: inspector.get_indexes(table) for table in tables}
+
+    migrated = indexes()
+    import_dataset(db, MINI, ACTOR)
+
+    assert indexes() == migrated

@@ -16,6 +16,7 @@ from provisioning.rules import (
     CALLING_LANGUAGES,
     INDUSTRY_VERTICALS,
     LABEL_PATTERN,
+    LOCATION_FIELDS,
     MAX_LENGTH,
     MAX_NAME_LENGTH,
     MAX_SITES,
@@ -30,6 +31,7 @@ from provisioning.rules import (
     default_timezone,
     name_label,
     normalise_site_name,
+    parse_site_option,
     suggest_site_names,
     validate_location,
     validate_meetings,
@@ -164,6 +166,23 @@ def test_a_default_time_zone_is_always_an_accepted_one(country: str) -> None:
     assert zone is None or check_timezone(zone) is None
 
 
+SITE_PARTS = ("name", "licences")
+MEETINGS_FIELDS = {"sites", "licences", "timezone", "users_managed_in"}
+
+
+@FEW_EXAMPLES
+@given(st.one_of(st.text(max_size=20), st.builds("{}:{}".format, site_names, licence_values)))
+def test_a_site_option_splits_at_its_first_colon_or_is_refused_naming_it(text: str) -> None:
+    try:
+        name, licences = parse_site_option(text)
+    except InvalidInput as exc:
+        assert ":" not in text
+        assert [e.field for e in exc.errors] == ["--site"]
+        assert_well_formed(exc.errors)
+    else:
+        assert f"{name}:{licences}" == text and ":" not in name
+
+
 @st.composite
 def balanced_sites(draw: st.DrawFn) -> tuple[list[tuple[str, object]], int]:
     """Sites whose licences add up to the order's total: the accepting path."""
@@ -203,6 +222,9 @@ def test_meetings_refuse_only_with_reasons_and_accept_only_sound_setups(
         setup = validate_meetings(sites, zone, early_release, managed_in, total)
     except InvalidInput as exc:
         assert_well_formed(exc.errors)
+        # Each reason names a field the form has, a site by the row the person sees.
+        rows = {f"site[{n}].{part}" for n in range(1, len(sites) + 1) for part in SITE_PARTS}
+        assert {e.field for e in exc.errors} <= rows | MEETINGS_FIELDS
         event("refused")
         return
     event("accepted")
@@ -279,6 +301,7 @@ def test_locations_refuse_only_with_reasons_and_accept_only_sound_ones(
         hq = validate_location(**fields)
     except InvalidInput as exc:
         assert_well_formed(exc.errors)
+        assert {e.field for e in exc.errors} <= set(LOCATION_FIELDS)  # the form's own
         event("refused")
         return
     event("accepted")
