@@ -102,7 +102,7 @@ def sidebar(actor: Actor | None) -> None:
         return
     st.sidebar.caption(
         _("Signed in as {email} ({role})").format(
-            email=actor.email, role=label(accounts.ROLES, actor.role.value)
+            email=actor.email, role=label(i18n.ROLES, actor.role.value)
         )
     )
     if st.sidebar.button(_("Sign out"), key="sign_out", icon=":material/logout:"):

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from provisioning import i18n
 from provisioning.access import Actor, Permission, reading
 from provisioning.db import Database
 from provisioning.errors import FieldError, InvalidInput
@@ -54,7 +55,10 @@ ENTITY_TYPES: Mapping[str, str] = {
     "model_version": N_("Model version"),
     "outbox_email": N_("Outgoing e-mail"),
     "dataset": N_("Dataset"),
+    "account": N_("Account"),
 }
+# The role a change was made with, as the trail shows it.
+ROLES: Mapping[str, str] = {**i18n.ROLES, SYSTEM: N_("System")}
 
 
 def event(

@@ -15,18 +15,11 @@ import pandas as pd
 
 from dashboard.data import checked_database, current_database
 from dashboard.i18n import _, fmt_datetime, label
+from provisioning import i18n
 from provisioning.access import Actor, Permission, accounts
 from provisioning.errors import InvalidInput
 from provisioning.i18n import N_
 
-# provisioning.states.Role, as people call each role.
-ROLES: Mapping[str, str] = {
-    "operator": N_("Operator"),
-    "manager": N_("Manager"),
-    "analyst": N_("Analyst"),
-    "partner_admin": N_("Partner administrator"),
-    "admin": N_("Account administrator"),
-}
 SIGN_IN_KINDS: Mapping[str, str] = {
     "password": N_("Password"),
     "single sign-on": N_("Single sign-on"),
@@ -70,7 +63,7 @@ def accounts_frame(rows: list[accounts.AccountRow]) -> pd.DataFrame:
             {
                 _("E-mail"): row.email,
                 _("Name"): row.name,
-                _("Role"): label(ROLES, row.role),
+                _("Role"): label(i18n.ROLES, row.role),
                 _("Partner"): row.partner_id or "",
                 _("Signs in with"): label(SIGN_IN_KINDS, row.sign_in),
                 _("Disabled"): "✓" if row.disabled else "",

@@ -327,6 +327,7 @@ def _audit_table(
     header = [
         _("When"),
         _("Who"),
+        _("Role"),
         _("What"),
         _("Record"),
         _("Record ID"),
@@ -336,6 +337,7 @@ def _audit_table(
         [
             when(entry.at),
             entry.actor,
+            i18n.label(audit.ROLES, entry.role, lang) if entry.role else "",
             i18n.label(audit.ACTIONS, entry.action, lang),
             i18n.label(audit.ENTITY_TYPES, entry.entity_type, lang),
             entry.entity_id,

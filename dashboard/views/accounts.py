@@ -14,6 +14,7 @@ import streamlit as st
 from dashboard import components, data, ui
 from dashboard.data import accounts, operations
 from dashboard.i18n import _, label
+from provisioning import i18n
 from provisioning.access import accounts as service
 from provisioning.states import Role
 
@@ -60,7 +61,7 @@ with st.form("accounts_add_form"):
             _("Role"),
             [r.value for r in Role],
             key="accounts_add_role",
-            format_func=lambda value: label(accounts.ROLES, value),
+            format_func=lambda value: label(i18n.ROLES, value),
         )
         components.field_errors(problem, "role")
     with partner_col:

@@ -18,6 +18,7 @@ from provisioning.states import (
     Intent,
     OrderState,
     PartnerRole,
+    Role,
     ServiceState,
 )
 
@@ -50,6 +51,14 @@ INTENTS: Mapping[str, str] = {
     Intent.CUSTOMER: N_("For a customer"),
     Intent.OWN_COMPANY: N_("For the buyer's own company"),
     Intent.DELEGATE: N_("Completed by someone else"),
+}
+
+ROLES: Mapping[str, str] = {
+    Role.OPERATOR: N_("Operator"),
+    Role.MANAGER: N_("Manager"),
+    Role.ANALYST: N_("Analyst"),
+    Role.PARTNER_ADMIN: N_("Partner administrator"),
+    Role.ADMIN: N_("Account administrator"),
 }
 
 PARTNER_ROLES: Mapping[str, str] = {

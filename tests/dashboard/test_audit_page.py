@@ -41,6 +41,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
             AuditEvent(
                 at=START + timedelta(minutes=10 * n),
                 actor=OPERATOR,
+                role="operator",
                 action="order.map",
                 entity_type="order",
                 entity_id=f"ORD-9{n:03d}",
@@ -122,18 +123,19 @@ def test_the_csv_is_the_whole_filtered_trail_and_formula_safe(demo: Database) ->
     reader = account(demo)
     text = insights.audit_csv(demo.url, reader, where, "sv")().decode("utf-8-sig")
     header, *rows = list(csv.reader(io.StringIO(text)))
-    assert header == ["När", "Vem", "Vad", "Post", "Post-id", "Ändringar"]
+    assert header == ["När", "Vem", "Roll", "Vad", "Post", "Post-id", "Ändringar"]
     assert len(rows) == 60  # every matching event, not only the first page
-    assert rows[0][:5] == [
+    assert rows[0][:6] == [
         "2026-03-02T17:50:00+00:00",
         OPERATOR,
+        "Handläggare",
         "Kopplade beställningen till en organisation",
         "Beställning",
         "ORD-9059",
     ]
     everything = insights.audit_csv(demo.url, reader, audit.AuditFilter(), "en")()
     everything = everything.decode("utf-8-sig")
-    (evil,) = [row for row in csv.reader(io.StringIO(everything)) if row[4] == "ORD-0001"]
+    (evil,) = [row for row in csv.reader(io.StringIO(everything)) if row[5] == "ORD-0001"]
     assert evil[1] == "'@SUM(1+1)*cmd|' /C calc'!A0"  # shown as text, never run
     cells = ["=1+1", "-2", -2, "\tx", "\rx", "a"]
     parsed = list(csv.reader(io.StringIO(insights.csv_bytes(["h"], [[c] for c in cells]).decode())))
@@ -144,7 +146,7 @@ def test_swedish_labels(demo: Database, monkeypatch: pytest.MonkeyPatch) -> None
     at = _open(monkeypatch, demo.url, lang="sv")
     assert at.title[0].value == "Granskningslogg"
     rows = at.dataframe[0].value
-    assert list(rows.columns) == ["När", "Vem", "Vad", "Post", "Post-id", "Ändringar"]
+    assert list(rows.columns) == ["När", "Vem", "Roll", "Vad", "Post", "Post-id", "Ändringar"]
     assert rows.iloc[0]["Vad"] == "Kopplade beställningen till en organisation"
     assert rows.iloc[0]["När"] == "2 mars 2026 17:50 UTC"
     assert at.get("download_button")[0].label == "Ladda ned som CSV"

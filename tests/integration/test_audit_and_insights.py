@@ -141,9 +141,14 @@ def test_every_recorded_action_and_record_type_has_a_label() -> None:
         "outbox.requeue",
         "dataset.import",
         "demo.generate",
+        "model.publish",
+        "model.rollback",
+        *(f"account.{verb}" for verb in ("add", "disable", "enable", "password", "locked")),
     }
     assert recorded <= set(audit.ACTIONS)
-    assert {"order", "model_version", "outbox_email", "dataset"} == set(audit.ENTITY_TYPES)
+    entities = {"order", "model_version", "outbox_email", "dataset", "account"}
+    assert entities == set(audit.ENTITY_TYPES)
+    assert {role.value for role in Role} | {"system"} == set(audit.ROLES)
 
 
 # --- matching diagnostics -------------------------------------------------------------
