@@ -130,6 +130,8 @@ class Candidate:
 
     @property
     def best_domain_status(self) -> DomainStatus | None:
+        if not self.domain_hits:
+            return None  # most candidates; features and explanations ask several times
         ranked = (DomainStatus.CLAIMED, DomainStatus.VERIFIED, DomainStatus.UNVERIFIED)
         statuses = {hit.status for hit in self.domain_hits}
         return next((s for s in ranked if s in statuses), None)
@@ -158,11 +160,51 @@ def needs_name_search(exact_org_id: str | None, partner_own: bool, on_domain: bo
 
 
 def find_candidates(order: OrderQuery, source: CandidateSource) -> CandidateSet:
+    return find_candidates_of([order], source)[0]
+
+
+def find_candidates_of(orders: Sequence[OrderQuery], source: CandidateSource) -> list[CandidateSet]:
+    """`find_candidates` for a batch of orders, in the same order: the look-ups run per
+    order, then one `org_facts` question reads every org found for the whole batch (per
+    order, that single read was a quarter of `match --all`)."""
+    leads = [_leads(order, source) for order in orders]
+    facts = source.org_facts(sorted({org_id for lead in leads for org_id in lead.sources}))
+    return [lead.candidate_set(facts) for lead in leads]
+
+
+@dataclass
+class _Leads:
+    """What the look-ups found for one order: which orgs, and how, before their facts."""
+
+    found: CandidateSet  # no candidates yet
+    key: str
+    sources: dict[str, set[Source]]
+    hits: dict[str, list[DomainHit]]
+    members: dict[str, MemberHit]
+    similarity: dict[str, float]
+
+    def candidate_set(self, facts: dict[str, OrgFacts]) -> CandidateSet:
+        self.found.candidates = [
+            Candidate(
+                facts=facts[org_id],
+                sources=how,
+                domain_hits=self.hits.get(org_id, []),
+                members_on_domain=self.members.get(org_id),
+                name_similarity=self.similarity.get(
+                    org_id, _similarity(self.key, facts[org_id].name_key)
+                ),
+            )
+            for org_id, how in self.sources.items()
+            if org_id in facts  # else deleted between look-ups
+        ]
+        return self.found
+
+
+def _leads(order: OrderQuery, source: CandidateSource) -> _Leads:
     email = normalize_email(order.provisioning_email)
     host = email_domain(email)
     registrable = registrable_domain(host)
     free_mail = is_free_mail(host)
-    found: dict[str, Candidate] = {}
     hits: dict[str, list[DomainHit]] = {}
     members: dict[str, MemberHit] = {}
     sources: dict[str, set[Source]] = {}
@@ -199,19 +241,7 @@ def find_candidates(order: OrderQuery, source: CandidateSource) -> CandidateSet:
             similarity.setdefault(org_id, score)
             note(org_id, Source.NAME)
 
-    facts = source.org_facts(sources)
-    for org_id, how in sources.items():
-        if org_id not in facts:
-            continue  # deleted between look-ups
-        org = facts[org_id]
-        found[org_id] = Candidate(
-            facts=org,
-            sources=how,
-            domain_hits=hits.get(org_id, []),
-            members_on_domain=members.get(org_id),
-            name_similarity=similarity.get(org_id, _similarity(key, org.name_key)),
-        )
-    return CandidateSet(
+    found = CandidateSet(
         order=order,
         email=email,
         host=host,
@@ -219,8 +249,9 @@ def find_candidates(order: OrderQuery, source: CandidateSource) -> CandidateSet:
         free_mail=free_mail,
         partner_own_address=partner_own,
         exact_org_id=exact,
-        candidates=list(found.values()),
+        candidates=[],
     )
+    return _Leads(found, key, sources, hits, members, similarity)
 
 
 def _similarity(a: str, b: str) -> float:

@@ -62,22 +62,37 @@ FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 
 def feature_matrix(found: CandidateSet, now: datetime) -> np.ndarray:
     """One row per candidate of `found` (same order), one column per `FEATURES`."""
-    rows = [_features(found, candidate, now) for candidate in found.candidates]
+    rows = feature_rows(found, now)
     if not rows:
         return np.zeros((0, len(FEATURES)))
     return np.asarray(rows, dtype=float)
 
 
-def _features(found: CandidateSet, candidate: Candidate, now: datetime) -> list[float]:
+def feature_rows(found: CandidateSet, now: datetime) -> list[list[float]]:
+    """`feature_matrix` as lists, for callers that stack many orders into one matrix."""
+    order_key = name_key(found.order.company_name)
+    on_domain = [c.members_on_domain.active for c in found.candidates if c.members_on_domain]
+    domain_active = sum(on_domain)
+    most_active = max(on_domain, default=0)
+    return [
+        _features(found, candidate, now, order_key, domain_active, most_active)
+        for candidate in found.candidates
+    ]
+
+
+def _features(
+    found: CandidateSet,
+    candidate: Candidate,
+    now: datetime,
+    order_key: str,
+    domain_active: int,
+    most_active: int,
+) -> list[float]:
+    """One candidate's row; the order-wide inputs are computed once per order."""
     org = candidate.facts
     order = found.order
-    order_key = name_key(order.company_name)
     status = candidate.best_domain_status
     on_domain = candidate.members_on_domain
-    domain_active = sum(c.members_on_domain.active for c in found.candidates if c.members_on_domain)
-    most_active = max(
-        (c.members_on_domain.active for c in found.candidates if c.members_on_domain), default=0
-    )
     last = org.last_activity_at
     silent = (now - last).total_seconds() / 86_400 if last else NEVER_ACTIVE_DAYS
     age = max((now - org.created_at).total_seconds() / 86_400, 0.0)

@@ -1,19 +1,27 @@
 """The organization finder's answer for one order: outcome, recommendation, candidates.
 
 `match_order` is the whole pure pipeline: candidates from the source, features, the
-model's ranking, the seed's outcome, and explanations. `MatchResult.to_dict` is the JSON
-contract of `onboard match` (keys are stable; add, never rename).
+model's ranking, the seed's outcome, and explanations (`match_orders`: the same for a
+batch). `MatchResult.to_dict` is the JSON contract of `onboard match` (keys are stable;
+add, never rename).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from matching.candidates import CandidateSet, CandidateSource, OrderQuery, Source, find_candidates
+from matching.candidates import (
+    CandidateSet,
+    CandidateSource,
+    OrderQuery,
+    Source,
+    find_candidates_of,
+)
 from matching.explain import contrast, evidence, reasons
-from matching.scorer import Model, Ranking, Review, rank
+from matching.scorer import Model, Ranking, Review, rank_many
 from matching.vocabulary import Outcome
 
 MAX_CANDIDATES = 10
@@ -81,8 +89,18 @@ class MatchResult:
 def match_order(
     order: OrderQuery, source: CandidateSource, model: Model, now: datetime
 ) -> MatchResult:
-    found = find_candidates(order, source)
-    ranking = rank(model, found, now)
-    return MatchResult(
-        ranking, outcome_of(found), model.thresholds.review_for(ranking.confidence), now
-    )
+    return match_orders([order], source, model, now)[0]
+
+
+def match_orders(
+    orders: Sequence[OrderQuery], source: CandidateSource, model: Model, now: datetime
+) -> list[MatchResult]:
+    """`match_order` for a batch, in the same order and with the same answers: the batch
+    shares one read of its orgs' facts and one pass of the model (`match --all`)."""
+    founds = find_candidates_of(orders, source)
+    return [
+        MatchResult(
+            ranking, outcome_of(found), model.thresholds.review_for(ranking.confidence), now
+        )
+        for found, ranking in zip(founds, rank_many(model, founds, now), strict=True)
+    ]

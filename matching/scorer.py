@@ -12,6 +12,7 @@ P(i) = o_i / (1 + Σ o_j) and P(none) = 1 / (1 + Σ o_j), with o_i = p_i / (1 - 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -24,7 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from matching.candidates import Candidate, CandidateSet
-from matching.features import FEATURE_NAMES, feature_matrix
+from matching.features import FEATURE_NAMES, feature_rows
 
 _EPS = 1e-6
 
@@ -101,13 +102,25 @@ class Model:
         return float(self.pipeline.named_steps["logit"].intercept_[0])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ScoredCandidate:
+    """A candidate's score. Its per-feature dicts are built on first use: every candidate
+    is ranked, but only the few shown are explained (`match --all` explains none)."""
+
     candidate: Candidate
     probability: float  # P(this org is the right one), order-level
     independent: float  # the pipeline's own p_i
-    contributions: dict[str, float]  # feature -> log-odds contribution
-    features: dict[str, float]
+    contribution_row: list[float]  # per FEATURE_NAMES
+    feature_row: list[float]
+
+    @cached_property
+    def contributions(self) -> dict[str, float]:
+        """Feature -> log-odds contribution."""
+        return dict(zip(FEATURE_NAMES, self.contribution_row, strict=True))
+
+    @cached_property
+    def features(self) -> dict[str, float]:
+        return dict(zip(FEATURE_NAMES, self.feature_row, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,23 +143,59 @@ class Ranking:
 
 
 def rank(model: Model, found: CandidateSet, now: datetime) -> Ranking:
-    X = feature_matrix(found, now)
-    if not len(X):
-        return Ranking(found, [], 1.0)
+    return rank_many(model, [found], now)[0]
+
+
+def rank_many(model: Model, founds: Sequence[CandidateSet], now: datetime) -> list[Ranking]:
+    """`rank` for a batch of orders, in the same order: their candidates' features go
+    through the model as one matrix, since NumPy's fixed cost per call outweighs the
+    arithmetic for one order's handful of candidates. Every row is computed alone, so
+    each order's scores are exactly those it gets on its own."""
+    rows = [feature_rows(found, now) for found in founds]
+    X = np.asarray([row for order_rows in rows for row in order_rows], dtype=float)
+    X = X.reshape(-1, len(FEATURE_NAMES))
+    if not len(X):  # no candidate at all (a classifier's predict_proba refuses 0 rows)
+        return [Ranking(found, [], 1.0) for found in founds]
     independent = np.clip(model.independent_probabilities(X), _EPS, 1 - _EPS)
+    contributions = model.contributions(X)
     odds = independent / (1 - independent)
     none_odds = math.exp(model.none_bias)
-    total = none_odds + float(odds.sum())
-    contributions = model.contributions(X)
-    scored = [
-        ScoredCandidate(
-            candidate=candidate,
-            probability=float(odds[i] / total),
-            independent=float(independent[i]),
-            contributions=dict(zip(FEATURE_NAMES, contributions[i].tolist(), strict=True)),
-            features=dict(zip(FEATURE_NAMES, X[i].tolist(), strict=True)),
+    features, pulls, p_i = X.tolist(), contributions.tolist(), independent.tolist()
+    rankings = []
+    start = 0
+    for found, order_rows in zip(founds, rows, strict=True):
+        end = start + len(order_rows)
+        rankings.append(
+            _ranking(
+                found,
+                none_odds,
+                odds[start:end],
+                p_i[start:end],
+                features[start:end],
+                pulls[start:end],
+            )
         )
-        for i, candidate in enumerate(found.candidates)
+        start = end
+    return rankings
+
+
+def _ranking(
+    found: CandidateSet,
+    none_odds: float,
+    odds: np.ndarray,
+    independent: list[float],
+    features: list[list[float]],
+    contributions: list[list[float]],
+) -> Ranking:
+    """One order's ranking from its rows of the batch."""
+    if not found.candidates:
+        return Ranking(found, [], 1.0)
+    total = none_odds + float(odds.sum())
+    scored = [
+        ScoredCandidate(candidate, o_i / total, p_i, pulls, values)
+        for candidate, o_i, p_i, pulls, values in zip(
+            found.candidates, odds.tolist(), independent, contributions, features, strict=True
+        )
     ]
     scored.sort(key=lambda s: (-s.probability, s.candidate.org_id))
     return Ranking(found, scored, none_odds / total)

@@ -26,9 +26,10 @@ from matching import persistence
 from matching.candidates import (
     DOMAIN_LIMIT,
     NAME_LIMIT,
+    PARTNER_LIMIT,
     CandidateSet,
     OrderQuery,
-    find_candidates,
+    find_candidates_of,
 )
 from matching.errors import MatchingError
 from matching.evaluation import (
@@ -42,13 +43,15 @@ from matching.evaluation import (
     threshold_effect,
 )
 from matching.features import FEATURE_NAMES
-from matching.matcher import MatchResult, match_order
+from matching.matcher import MatchResult, match_order, match_orders
 from matching.scorer import Model, Thresholds
 from matching.training import TrainingResult, fit, is_linear_scorer
+from provisioning import audit
+from provisioning.access import Actor, Permission, authorize
 from provisioning.db import Database
 from provisioning.errors import Conflict, FieldError, InvalidInput, NotFound
 from provisioning.finder_source import PrefetchingSource, SqlCandidateSource
-from provisioning.models import AuditEvent, ModelVersion, Order
+from provisioning.models import ModelVersion, Order
 from provisioning.models.base import utcnow
 from provisioning.states import Decision, OrderState
 
@@ -101,6 +104,13 @@ def order_query(order: Order) -> OrderQuery:
     )
 
 
+# `order_query`'s fields as plain rows, for `match_all`: loading ORM objects cost more
+# than matching them.
+_ORDER_QUERIES = select(
+    Order.order_id, Order.provisioning_email, Order.company_name, Order.country, Order.partner_id
+)
+
+
 def match_one(db: Database, order_id: str, now: datetime | None = None) -> MatchResult:
     """Rank the candidates of one order that still awaits its org."""
     now = now or utcnow()
@@ -133,14 +143,13 @@ def match_all(db: Database, now: datetime | None = None) -> Iterator[MatchResult
         for start in range(0, len(order_ids), MATCH_BATCH):
             ids = order_ids[start : start + MATCH_BATCH]
             loaded = {
-                o.order_id: o for o in session.scalars(select(Order).where(Order.order_id.in_(ids)))
+                row.order_id: OrderQuery(*row)
+                for row in session.execute(_ORDER_QUERIES.where(Order.order_id.in_(ids)))
             }
-            queries = [order_query(loaded[i]) for i in ids if i in loaded]
+            queries = [loaded[i] for i in ids if i in loaded]
             source = PrefetchingSource(session)  # one per batch: memory stays bounded
-            source.prefetch(queries, DOMAIN_LIMIT, NAME_LIMIT)
-            for query in queries:
-                yield match_order(query, source, active.model, now)
-            session.expunge_all()
+            source.prefetch(queries, DOMAIN_LIMIT, NAME_LIMIT, PARTNER_LIMIT)
+            yield from match_orders(queries, source, active.model, now)
 
 
 def candidate_sets(
@@ -165,9 +174,8 @@ def candidate_sets(
             return
         queries = [order_query(order) for order in batch]
         source = PrefetchingSource(session)
-        source.prefetch(queries, DOMAIN_LIMIT, NAME_LIMIT)
-        for order, query_ in zip(batch, queries, strict=True):
-            found = find_candidates(query_, source)
+        source.prefetch(queries, DOMAIN_LIMIT, NAME_LIMIT, PARTNER_LIMIT)
+        for order, found in zip(batch, find_candidates_of(queries, source), strict=True):
             if created_for(order) and order.org_id:
                 found.candidates = [c for c in found.candidates if c.org_id != order.org_id]
             yield order, found
@@ -199,13 +207,14 @@ class TrainReport:
 
 def train(
     db: Database,
-    actor: str,
+    actor: Actor,
     C: float = 1.0,
     thresholds: Thresholds | None = None,
     force: bool = False,
     now: datetime | None = None,
 ) -> TrainReport:
     """Fit a new version on every decided order; activate it unless it is worse."""
+    authorize(actor, Permission.PUBLISH_MODELS)
     now = now or utcnow()
     with db.read() as session:
         orders = labelled_orders(session, now)
@@ -308,8 +317,9 @@ def list_models(db: Database) -> list[dict[str, Any]]:
     ]
 
 
-def activate(db: Database, version: int, actor: str) -> bool:
+def activate(db: Database, version: int, actor: Actor) -> bool:
     """Make `version` the one the app uses; returns False if it already was (idempotent)."""
+    authorize(actor, Permission.PUBLISH_MODELS)
     with db.write() as session:
         row = session.get(ModelVersion, version)
         if row is None:
@@ -323,12 +333,8 @@ def activate(db: Database, version: int, actor: str) -> bool:
         session.execute(update(ModelVersion).values(is_active=False))
         row.is_active = True
         session.add(
-            AuditEvent(
-                actor=actor,
-                action="model.activate",
-                entity_type="model_version",
-                entity_id=str(version),
-                after={"active": True},
+            audit.event(
+                actor, "model.activate", "model_version", str(version), None, {"active": True}
             )
         )
     return True
@@ -350,7 +356,7 @@ def active_version(db: Database) -> int | str:
 def publish(
     db: Database,
     model: Model,
-    actor: str,
+    actor: Actor,
     metrics: Mapping[str, Any],
     params: Mapping[str, Any] | None = None,
     activate: bool = True,
@@ -364,6 +370,7 @@ def publish(
     it is required. The artifact is loaded back exactly as the app will load it before
     anything is written: a model the app could not use or explain is refused, not stored.
     """
+    authorize(actor, Permission.PUBLISH_MODELS)
     params = dict(params or {})
     try:
         stored_metrics = _plain(dict(metrics))
@@ -406,7 +413,7 @@ def publish(
 
 def _store_version(
     session: Session,
-    actor: str,
+    actor: Actor,
     action: str,
     artifact: bytes,
     settings: dict[str, Any],
@@ -423,7 +430,7 @@ def _store_version(
     if activate:
         session.execute(update(ModelVersion).values(is_active=False))
     row = ModelVersion(
-        created_by=actor,
+        created_by=actor.email,
         is_active=activate,
         artifact_format=persistence.FORMAT,
         artifact=artifact,
@@ -433,16 +440,8 @@ def _store_version(
     )
     session.add(row)
     session.flush()
-    session.add(
-        AuditEvent(
-            actor=actor,
-            action=action,
-            entity_type="model_version",
-            entity_id=str(row.version),
-            before={"active": list(previous) or DEFAULT_VERSION},
-            after=audited,
-        )
-    )
+    before = {"active": list(previous) or DEFAULT_VERSION}
+    session.add(audit.event(actor, action, "model_version", str(row.version), before, audited))
     return row.version
 
 
@@ -485,10 +484,11 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=convert, allow_nan=False))
 
 
-def rollback(db: Database, to: int | str, actor: str) -> bool:
+def rollback(db: Database, to: int | str, actor: Actor) -> bool:
     """Make `to` active again: a version number, or "default" for the model that ships
     with the project (then no stored version is active). The undo of a publish or an
     activation, audited as such; returns False if `to` already was the active model."""
+    authorize(actor, Permission.PUBLISH_MODELS)
     target: int | None = None
     if str(to) != DEFAULT_VERSION:
         try:
@@ -510,14 +510,7 @@ def rollback(db: Database, to: int | str, actor: str) -> bool:
             session.execute(
                 update(ModelVersion).where(ModelVersion.version == target).values(is_active=True)
             )
-        session.add(
-            AuditEvent(
-                actor=actor,
-                action="model.rollback",
-                entity_type="model_version",
-                entity_id=str(to),
-                before={"active": list(active) or DEFAULT_VERSION},
-                after={"active": DEFAULT_VERSION if target is None else target},
-            )
-        )
+        before = {"active": list(active) or DEFAULT_VERSION}
+        after = {"active": DEFAULT_VERSION if target is None else target}
+        session.add(audit.event(actor, "model.rollback", "model_version", str(to), before, after))
     return True

@@ -10,12 +10,15 @@ ranking one order is half a dozen of them, so per-statement overhead is the budg
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import Select, bindparam, case, func, select, union_all
+from sqlalchemy import ARRAY, Select, any_, bindparam, case, func, select, union_all
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from matching.candidates import DomainHit, MemberHit, OrderQuery, OrgFacts, needs_name_search
 from matching.normalize import (
@@ -28,6 +31,35 @@ from matching.normalize import (
 )
 from matching.vocabulary import DomainStatus, MemberStatus
 from provisioning.models import Member, Org, OrgDomain
+
+
+class _OneOf(ColumnElement[bool]):
+    """`column` is one of the list bound as `name`. On PostgreSQL that is one array
+    parameter (`= ANY`): the statement keeps one text, which psycopg prepares once,
+    where an IN list renders, sends and plans one placeholder per value (thousands per
+    batch, which cost more than running the query). Elsewhere, an expanding IN list."""
+
+    inherit_cache = True
+    _traverse_internals: ClassVar = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("name", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], name: str) -> None:
+        self.column = column
+        self.name = name
+
+
+@compiles(_OneOf)
+def _in_list(element: _OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)
+
+
+@compiles(_OneOf, "postgresql")
+def _any_of_array(element: _OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    array = bindparam(element.name, type_=ARRAY(element.column.type))
+    return compiler.process(element.column == any_(array), **kw)
+
 
 _ACTIVE = func.sum(case((Member.status == MemberStatus.ACTIVE.value, 1), else_=0))
 _LAST = func.max(Member.last_activity_at)
@@ -46,10 +78,13 @@ _MEMBER_DOMAIN_ORGS = (
     .order_by(func.count().desc(), Member.org_id)
     .limit(bindparam("limit"))
 )
+_DOMAINS_KEPT = 4_096  # orgs whose registrable domains a source remembers
 _ORG_DOMAINS = select(OrgDomain.registrable_domain).where(OrgDomain.org_id == bindparam("org_id"))
+# In name order: the same on every backend and plan, which `_MANAGED_MANY` reproduces.
 _MANAGED = (
     select(Org.org_id, Org.name_key)
     .where(Org.partner_id == bindparam("partner_id"))
+    .order_by(Org.name_key, Org.org_id)
     .limit(bindparam("limit"))
 )
 
@@ -82,10 +117,10 @@ _NAMED_IN = _nearest_names(
 _NAMED_ANY = _nearest_names(bindparam("token"), bindparam("key"), None, bindparam("half"))
 _ORGS = select(
     Org.org_id, Org.name, Org.name_key, Org.country, Org.status, Org.created_at, Org.partner_id
-).where(Org.org_id.in_(bindparam("ids", expanding=True)))
+).where(_OneOf(Org.org_id, "ids"))
 _TOTALS = (
     select(Member.org_id, func.count(), _ACTIVE, _LAST)
-    .where(Member.org_id.in_(bindparam("ids", expanding=True)))
+    .where(_OneOf(Member.org_id, "ids"))
     .group_by(Member.org_id)
 )
 
@@ -96,7 +131,9 @@ class SqlCandidateSource:
     def __init__(self, session: Session) -> None:
         self.conn: Connection = session.connection()
         # A partner's domains barely change during one matching run; --all asks often.
-        self.registrable_domains_of = lru_cache(maxsize=4_096)(self._registrable_domains_of)
+        # A plain dict: an lru_cache of a bound method is a reference cycle, which kept
+        # each batch's source and all it prefetched alive until a full garbage collection.
+        self._domains_of: dict[str, set[str]] = {}
 
     def org_of_member(self, email: str) -> str | None:
         return self.conn.execute(_MEMBER_ORG, {"email": email}).scalar()
@@ -109,8 +146,13 @@ class SqlCandidateSource:
         rows = self.conn.execute(_MEMBER_DOMAIN_ORGS, {"registrable": registrable, "limit": limit})
         return [MemberHit(org_id, n, int(active or 0), last) for org_id, n, active, last in rows]
 
-    def _registrable_domains_of(self, org_id: str) -> set[str]:
-        return set(self.conn.execute(_ORG_DOMAINS, {"org_id": org_id}).scalars())
+    def registrable_domains_of(self, org_id: str) -> set[str]:
+        if org_id not in self._domains_of:
+            if len(self._domains_of) >= _DOMAINS_KEPT:
+                self._domains_of.clear()
+            rows = self.conn.execute(_ORG_DOMAINS, {"org_id": org_id}).scalars()
+            self._domains_of[org_id] = set(rows)
+        return self._domains_of[org_id]
 
     def managed_orgs(self, partner_id: str, limit: int) -> Sequence[tuple[str, str]]:
         rows = self.conn.execute(_MANAGED, {"partner_id": partner_id, "limit": limit})
@@ -143,9 +185,7 @@ class SqlCandidateSource:
         return facts
 
 
-_IN_EMAILS = select(Member.email, Member.org_id).where(
-    Member.email.in_(bindparam("emails", expanding=True))
-)
+_IN_EMAILS = select(Member.email, Member.org_id).where(_OneOf(Member.email, "emails"))
 
 
 def _ranked_domain_orgs() -> Select[tuple[str, str, str, str]]:
@@ -165,7 +205,7 @@ def _ranked_domain_orgs() -> Select[tuple[str, str, str, str]]:
             OrgDomain.status,
             position,
         )
-        .where(OrgDomain.registrable_domain.in_(bindparam("domains", expanding=True)))
+        .where(_OneOf(OrgDomain.registrable_domain, "domains"))
         .subquery()
     )
     return select(
@@ -183,7 +223,7 @@ def _ranked_member_orgs() -> Select[tuple[Any, ...]]:
             _ACTIVE.label("active"),
             _LAST.label("last"),
         )
-        .where(Member.registrable_domain.in_(bindparam("domains", expanding=True)))
+        .where(_OneOf(Member.registrable_domain, "domains"))
         .group_by(Member.registrable_domain, Member.org_id)
         .subquery()
     )
@@ -201,15 +241,37 @@ def _ranked_member_orgs() -> Select[tuple[Any, ...]]:
     ).where(ranked.c.position <= bindparam("limit"))
 
 
+def _ranked_managed_orgs() -> Select[tuple[str, str, str]]:
+    """The orgs each of many partners manages, in `_MANAGED`'s order, at most `limit`."""
+    position = func.row_number().over(
+        partition_by=Org.partner_id, order_by=(Org.name_key, Org.org_id)
+    )
+    ranked = (
+        select(Org.partner_id, Org.org_id, Org.name_key, position.label("position"))
+        .where(_OneOf(Org.partner_id, "partners"))
+        .subquery()
+    )
+    return (
+        select(ranked.c.partner_id, ranked.c.org_id, ranked.c.name_key)
+        .where(ranked.c.position <= bindparam("limit"))
+        .order_by(ranked.c.partner_id, ranked.c.position)
+    )
+
+
 _DOMAIN_ORGS_MANY = _ranked_domain_orgs()
 _MEMBER_ORGS_MANY = _ranked_member_orgs()
+_MANAGED_MANY = _ranked_managed_orgs()
+_DOMAINS_OF_MANY = select(OrgDomain.org_id, OrgDomain.registrable_domain).where(
+    _OneOf(OrgDomain.org_id, "ids")
+)
 
 
 class PrefetchingSource(SqlCandidateSource):
     """Answers the questions of a whole batch of orders with one query per kind of
-    question, then serves `find_candidates` from memory: `match --all` pays a handful of
-    round trips per batch instead of per order. Answers are identical to the base class
-    (same limits, same order); anything not prefetched falls through to it.
+    question, then serves `find_candidates_of` from memory (which asks for the facts of
+    every org it found once per batch): `match --all` pays a handful of round trips per
+    batch instead of per order. Answers are identical to the base class (same limits,
+    same order); anything not prefetched falls through to it.
     """
 
     def __init__(self, session: Session) -> None:
@@ -217,12 +279,16 @@ class PrefetchingSource(SqlCandidateSource):
         self._members: dict[str, str | None] = {}
         self._domain_hits: dict[str, list[DomainHit]] = {}
         self._member_hits: dict[str, list[MemberHit]] = {}
-        self._facts: dict[str, OrgFacts] = {}
         self._named: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        self.managed_orgs = lru_cache(maxsize=1_024)(super().managed_orgs)  # type: ignore[method-assign]
+        self._managed: dict[str, list[tuple[str, str]]] = {}
+        self._managed_limit = 0
 
     def prefetch(
-        self, orders: Sequence[OrderQuery], limit: int, name_limit: int | None = None
+        self,
+        orders: Sequence[OrderQuery],
+        limit: int,
+        name_limit: int | None = None,
+        partner_limit: int | None = None,
     ) -> None:
         emails = {normalize_email(o.provisioning_email) for o in orders}
         hosts = {email_domain(e) for e in emails}
@@ -243,12 +309,26 @@ class PrefetchingSource(SqlCandidateSource):
                 self._member_hits[registrable].append(MemberHit(org_id, n, int(active or 0), last))
         for hits in self._member_hits.values():
             hits.sort(key=lambda h: (-h.members, h.org_id))
+        self._prefetch_partners(
+            sorted({o.partner_id for o in orders if o.partner_id}), partner_limit
+        )
         if name_limit is not None:
             self._prefetch_names(orders, name_limit)
-        known = {org for org in self._members.values() if org}
-        known |= {h.org_id for hits in self._domain_hits.values() for h in hits}
-        known |= {h.org_id for hits in self._member_hits.values() for h in hits}
-        self._facts = super().org_facts(known)
+
+    def _prefetch_partners(self, partners: list[str], limit: int | None) -> None:
+        """The ordering partners' own domains and, given `limit`, the orgs they manage."""
+        if not partners:
+            return
+        domains: dict[str, set[str]] = {p: set() for p in partners}
+        for org_id, registrable in self.conn.execute(_DOMAINS_OF_MANY, {"ids": partners}):
+            domains[org_id].add(registrable)
+        self._domains_of.update(domains)
+        if limit is not None:
+            self._managed = {p: [] for p in partners}
+            self._managed_limit = limit
+            params = {"partners": partners, "limit": limit}
+            for partner_id, org_id, key in self.conn.execute(_MANAGED_MANY, params):
+                self._managed[partner_id].append((org_id, key))
 
     def _prefetch_names(self, orders: Sequence[OrderQuery], limit: int) -> None:
         """Only for the orders whose e-mail gave no evidence (see `needs_name_search`)."""
@@ -280,7 +360,7 @@ class PrefetchingSource(SqlCandidateSource):
                 for org_id, name in self.conn.execute(
                     _NAMED_IN,
                     {"token": name_token(key), "key": key, "country": country, "half": limit // 2},
-                )
+                ).all()  # one fetch, not one per row: these are most of the rows read
             ]
             for key, country in sorted(wanted)
         }
@@ -289,6 +369,11 @@ class PrefetchingSource(SqlCandidateSource):
         if country and (key, country) in self._named:
             return self._named[(key, country)]
         return super().orgs_named(key, country, limit)
+
+    def managed_orgs(self, partner_id: str, limit: int) -> Sequence[tuple[str, str]]:
+        if partner_id in self._managed and limit <= self._managed_limit:
+            return self._managed[partner_id][:limit]
+        return super().managed_orgs(partner_id, limit)
 
     def org_of_member(self, email: str) -> str | None:
         if email in self._members:
@@ -304,11 +389,3 @@ class PrefetchingSource(SqlCandidateSource):
         if registrable in self._member_hits:
             return self._member_hits[registrable][:limit]
         return super().orgs_with_members_on(registrable, limit)
-
-    def org_facts(self, org_ids: Iterable[str]) -> dict[str, OrgFacts]:
-        ids = list(org_ids)
-        facts = {i: self._facts[i] for i in ids if i in self._facts}
-        missing = [i for i in ids if i not in self._facts]
-        if missing:
-            facts.update(super().org_facts(missing))
-        return facts
