@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
-from sqlalchemy import ARRAY, Select, any_, bindparam, case, func, select, union_all
+from sqlalchemy import ARRAY, Select, any_, bindparam, case, func, select, text, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -113,6 +113,24 @@ def _nearest_names(
 
 _NAMED_IN = _nearest_names(
     bindparam("token"), bindparam("key"), bindparam("country"), bindparam("half")
+)
+# `_NAMED_IN` for many (token, key, country) at once; WITH ORDINALITY numbers the pairs
+# and the nested loop returns each pair's rows as `_NAMED_IN` does (above, then below).
+_NAMED_BATCH_POSTGRES = text(
+    """
+    SELECT w.i, n.org_id, n.name_key
+    FROM unnest(CAST(:tokens AS text[]), CAST(:keys AS text[]), CAST(:countries AS text[]))
+         WITH ORDINALITY AS w(token, key, country, i)
+    CROSS JOIN LATERAL (
+        (SELECT o.org_id, o.name_key FROM orgs AS o
+         WHERE o.name_token = w.token AND o.country = w.country AND o.name_key >= w.key
+         ORDER BY o.name_key, o.org_id LIMIT :half)
+        UNION ALL
+        (SELECT o.org_id, o.name_key FROM orgs AS o
+         WHERE o.name_token = w.token AND o.country = w.country AND o.name_key < w.key
+         ORDER BY o.name_key DESC, o.org_id DESC LIMIT :half)
+    ) AS n
+    """
 )
 _NAMED_ANY = _nearest_names(bindparam("token"), bindparam("key"), None, bindparam("half"))
 _ORGS = select(
@@ -351,6 +369,10 @@ class PrefetchingSource(SqlCandidateSource):
                 and needs_name_search(exact, partner_own, on_domain)
             ):
                 wanted.add((key, order.country))
+        pairs = sorted(wanted)
+        if self.conn.dialect.name == "postgresql":
+            self._named = self._names_at_once(pairs, limit // 2)
+            return
         # The look-up `orgs_named` makes, once per distinct (name, country) of the batch.
         # One prepared statement run per pair beats one UNION of them all: that UNION has
         # a new shape every batch, and compiling it cost more than running the pairs.
@@ -362,8 +384,26 @@ class PrefetchingSource(SqlCandidateSource):
                     {"token": name_token(key), "key": key, "country": country, "half": limit // 2},
                 ).all()  # one fetch, not one per row: these are most of the rows read
             ]
-            for key, country in sorted(wanted)
+            for key, country in pairs
         }
+
+    def _names_at_once(
+        self, pairs: list[tuple[str, str]], half: int
+    ) -> dict[tuple[str, str], list[tuple[str, str]]]:
+        """PostgreSQL: every pair's `_NAMED_IN` in one round trip (a LATERAL join over the
+        pairs as arrays, one statement text whatever the batch), rows in the same order."""
+        named: dict[tuple[str, str], list[tuple[str, str]]] = {pair: [] for pair in pairs}
+        if not pairs:
+            return named
+        params = {
+            "tokens": [name_token(key) for key, _country in pairs],
+            "keys": [key for key, _country in pairs],
+            "countries": [country for _key, country in pairs],
+            "half": half,
+        }
+        for index, org_id, name in self.conn.execute(_NAMED_BATCH_POSTGRES, params):
+            named[pairs[index - 1]].append((org_id, name))
+        return named
 
     def orgs_named(self, key: str, country: str | None, limit: int) -> Sequence[tuple[str, str]]:
         if country and (key, country) in self._named:
