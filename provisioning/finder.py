@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import itertools
 import json
+from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +62,7 @@ from provisioning.states import Decision, OrderState
 
 DEFAULT_VERSION = "default"
 MATCH_BATCH = 500
+_IN_FLIGHT = 2  # batches ranked at once by `match_all` (one per core here)
 # A new version must not lose more accuracy than this to be activated without --force.
 ACTIVATION_TOLERANCE = 0.005
 
@@ -130,28 +134,42 @@ def match_all(db: Database, now: datetime | None = None) -> Iterator[MatchResult
     """Every order awaiting an org, oldest first, streamed in batches.
 
     The waiting orders' ids are read once, in order (a few MB for 100k orders; orgs are
-    never loaded wholesale); each batch then loads its orders by primary key. Paging with
-    ORDER BY … LIMIT instead re-sorted every waiting order for every batch.
+    never loaded wholesale). Batches are ranked by two threads, each on its own
+    connection, while the results are handed out in order: one thread's queries wait on
+    the database (PostgreSQL, or SQLite outside the GIL) while the other ranks in Python.
+    At most `_IN_FLIGHT` batches are held, so memory stays bounded.
     """
     now = now or utcnow()
     waiting = [s.value for s in OrderState if s.awaits_org]
-    with db.read() as session, _fewer_collections():
-        active = active_model(session)
+    with db.read() as session:
+        model = active_model(session).model
         order_ids = session.scalars(
             select(Order.order_id)
             .where(Order.state.in_(waiting))
             .order_by(Order.placed_at, Order.order_id)
         ).all()
-        for start in range(0, len(order_ids), MATCH_BATCH):
-            ids = order_ids[start : start + MATCH_BATCH]
-            loaded = {
-                row.order_id: OrderQuery(*row)
-                for row in session.execute(_ORDER_QUERIES.where(Order.order_id.in_(ids)))
-            }
-            queries = [loaded[i] for i in ids if i in loaded]
-            source = PrefetchingSource(session)  # one per batch: memory stays bounded
-            source.prefetch(queries, DOMAIN_LIMIT, NAME_LIMIT, PARTNER_LIMIT)
-            yield from match_orders(queries, source, active.model, now)
+    batches = (order_ids[i : i + MATCH_BATCH] for i in range(0, len(order_ids), MATCH_BATCH))
+    with ThreadPoolExecutor(_IN_FLIGHT, thread_name_prefix="match") as pool, _fewer_collections():
+        pending: deque[Future[list[MatchResult]]] = deque()
+        for ids in itertools.chain(batches, [None] * _IN_FLIGHT):
+            if ids is not None:
+                pending.append(pool.submit(_match_batch, db, ids, model, now))
+            if len(pending) == _IN_FLIGHT or (ids is None and pending):
+                yield from pending.popleft().result()
+
+
+def _match_batch(db: Database, ids: list[str], model: Model, now: datetime) -> list[MatchResult]:
+    """One batch of waiting orders, loaded by primary key and ranked with its own prefetch
+    (a handful of queries for the batch instead of several per order)."""
+    with db.read() as session:
+        loaded = {
+            row.order_id: OrderQuery(*row)
+            for row in session.execute(_ORDER_QUERIES.where(Order.order_id.in_(ids))).all()
+        }
+        queries = [loaded[i] for i in ids if i in loaded]
+        source = PrefetchingSource(session)
+        source.prefetch(queries, DOMAIN_LIMIT, NAME_LIMIT, PARTNER_LIMIT)
+        return match_orders(queries, source, model, now)
 
 
 @contextmanager

@@ -144,7 +144,8 @@ _TOTALS = (
 
 
 class SqlCandidateSource:
-    """Read-only answers from one open session."""
+    """Read-only answers from one open session. Results are fetched whole (`.all()`):
+    iterating a result fetches one row per call, which cost a fifth of `match --all`."""
 
     def __init__(self, session: Session) -> None:
         self.conn: Connection = session.connection()
@@ -190,12 +191,12 @@ class SqlCandidateSource:
             return {}
         totals = {
             org_id: (members, int(active or 0), last)
-            for org_id, members, active, last in self.conn.execute(_TOTALS, {"ids": ids})
+            for org_id, members, active, last in self.conn.execute(_TOTALS, {"ids": ids}).all()
         }
         facts = {}
         for org_id, name, key, country, status, created_at, partner_id in self.conn.execute(
             _ORGS, {"ids": ids}
-        ):
+        ).all():
             members, active, last = totals.get(org_id, (0, 0, None))
             facts[org_id] = OrgFacts(
                 org_id, name, key, country, status, created_at, partner_id, members, active, last
@@ -317,13 +318,15 @@ class PrefetchingSource(SqlCandidateSource):
         self._member_hits = {d: [] for d in domains}
         if domains:
             params = {"domains": domains, "limit": limit}
-            for registrable, org_id, domain, status in self.conn.execute(_DOMAIN_ORGS_MANY, params):
+            for registrable, org_id, domain, status in self.conn.execute(
+                _DOMAIN_ORGS_MANY, params
+            ).all():
                 self._domain_hits[registrable].append(
                     DomainHit(org_id, domain, DomainStatus(status))
                 )
             for registrable, org_id, n, active, last in self.conn.execute(
                 _MEMBER_ORGS_MANY, params
-            ):
+            ).all():
                 self._member_hits[registrable].append(MemberHit(org_id, n, int(active or 0), last))
         for hits in self._member_hits.values():
             hits.sort(key=lambda h: (-h.members, h.org_id))
@@ -338,14 +341,14 @@ class PrefetchingSource(SqlCandidateSource):
         if not partners:
             return
         domains: dict[str, set[str]] = {p: set() for p in partners}
-        for org_id, registrable in self.conn.execute(_DOMAINS_OF_MANY, {"ids": partners}):
+        for org_id, registrable in self.conn.execute(_DOMAINS_OF_MANY, {"ids": partners}).all():
             domains[org_id].add(registrable)
         self._domains_of.update(domains)
         if limit is not None:
             self._managed = {p: [] for p in partners}
             self._managed_limit = limit
             params = {"partners": partners, "limit": limit}
-            for partner_id, org_id, key in self.conn.execute(_MANAGED_MANY, params):
+            for partner_id, org_id, key in self.conn.execute(_MANAGED_MANY, params).all():
                 self._managed[partner_id].append((org_id, key))
 
     def _prefetch_names(self, orders: Sequence[OrderQuery], limit: int) -> None:
@@ -401,7 +404,7 @@ class PrefetchingSource(SqlCandidateSource):
             "countries": [country for _key, country in pairs],
             "half": half,
         }
-        for index, org_id, name in self.conn.execute(_NAMED_BATCH_POSTGRES, params):
+        for index, org_id, name in self.conn.execute(_NAMED_BATCH_POSTGRES, params).all():
             named[pairs[index - 1]].append((org_id, name))
         return named
 
