@@ -38,7 +38,7 @@ ORDER = ("01_explore_orders", "02_tune_matcher", "03_publish_model", "04_backlog
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 # Small enough to run in seconds, with enough decided orders (~130) for 5 grouped folds.
 WORLD = WorldParams(orgs=400, seed=3, now=NOW, orders_per_100_orgs=40.0, history_share=0.7)
-ACTOR = "analyst@example.com"
+ACTOR = "analyst@desk.example"  # the demo's analyst account (create_demo_accounts)
 # Notebook 02's grids, trimmed: the test proves the notebook runs, not which C is best.
 TUNING = {
     "C_GRID": [0.3, 3.0],
