@@ -19,10 +19,5 @@ class Actor:
     role: Role
     partner_id: str | None = None  # the partner org a partner admin acts for
 
-    @property
-    def is_partner(self) -> bool:
-        """True when everything this person sees is limited to one partner's customers."""
-        return self.partner_id is not None
-
     def __str__(self) -> str:
         return f"{self.email} ({self.role.value})"

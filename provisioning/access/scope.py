@@ -53,10 +53,14 @@ def partner_orders(partner_id: str) -> Select[tuple[str]]:
     return select(Order.order_id).where(Order.partner_id == partner_id)
 
 
+def mapped_orgs(partner_id: str) -> Select[tuple[str | None]]:
+    """Ids of the orgs the partner's orders were mapped to."""
+    return select(Order.org_id).where(Order.partner_id == partner_id, Order.org_id.is_not(None))
+
+
 def partner_orgs(partner_id: str) -> ColumnElement[bool]:
     """Orgs the partner manages, or that one of its orders was mapped to."""
-    ordered = select(Order.org_id).where(Order.partner_id == partner_id, Order.org_id.is_not(None))
-    return or_(Org.partner_id == partner_id, Org.org_id.in_(ordered))
+    return or_(Org.partner_id == partner_id, Org.org_id.in_(mapped_orgs(partner_id)))
 
 
 def limit_to(session: Session, actor: Actor) -> Session:
@@ -85,7 +89,7 @@ def visible_org_ids(session: Session, actor: Actor, org_ids: set[str]) -> set[st
 def _criteria(partner_id: str) -> list[object]:
     orders = partner_orders(partner_id)
     visible = select(Org.org_id).where(partner_orgs(partner_id))
-    mapped = select(Order.org_id).where(Order.partner_id == partner_id, Order.org_id.is_not(None))
+    mapped = mapped_orgs(partner_id)  # a closure value the Org lambda below can use
     options: list[object] = [
         # Lambdas: only a lambda's criteria are adapted to an aliased Order or Org (a
         # query joining the partner's and the customer's org aliases `orgs` twice).
