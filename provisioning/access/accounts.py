@@ -16,6 +16,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from provisioning import audit
 from provisioning.access.actor import Actor
@@ -268,7 +269,7 @@ def _verify(hashed: str, password: str) -> bool:
         return False
 
 
-def _creator(session: Any, actor: Actor | None, role: Role) -> Actor | None:
+def _creator(session: Session, actor: Actor | None, role: Role) -> Actor | None:
     if actor is not None:
         return authorize(actor, Permission.MANAGE_ACCOUNTS)
     if _enabled_admin(session) is not None:
@@ -280,7 +281,7 @@ def _creator(session: Any, actor: Actor | None, role: Role) -> Actor | None:
     return None
 
 
-def _enabled_admin(session: Any) -> str | None:
+def _enabled_admin(session: Session) -> str | None:
     return session.scalar(
         select(Account.email).where(Account.role == Role.ADMIN, Account.disabled_at.is_(None))
     )
@@ -339,7 +340,7 @@ def _public(account: Account) -> dict[str, Any]:
 
 
 def _audit(
-    session: Any,
+    session: Session,
     actor: Actor | None,
     action: str,
     email: str,
