@@ -8,6 +8,8 @@ PostgreSQL (psycopg 3) is the multi-operator database.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +44,21 @@ def _known_revision(revision: str) -> bool:
         return False
 
 
+def _use_wal(cursor: Any) -> None:
+    """WAL is kept in the file, but switching a new file to it needs the file alone, which
+    the busy timeout does not wait for: processes opening a new database at once (several
+    app processes on first start) retry instead of failing with "database is locked"."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def normalize_url(url: str) -> str:
     """Accept `postgresql://` as the psycopg 3 driver (psycopg2 is not installed)."""
     parsed = make_url(url)
@@ -58,7 +75,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
