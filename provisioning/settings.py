@@ -73,6 +73,28 @@ class Settings:
     at_risk_days: int = _setting(  # type: ignore[assignment]
         "ONBOARD_AT_RISK_DAYS", "Days before the deadline when an order is flagged at risk.", 7
     )
+    public_url: str = _setting(  # type: ignore[assignment]
+        "ONBOARD_PUBLIC_URL",
+        "Address people open the app at: the base of the links in e-mails.",
+        "http://localhost:8501",
+    )
+    email_language: str = _setting(  # type: ignore[assignment]
+        "ONBOARD_EMAIL_LANGUAGE",
+        "Language (en or sv) of e-mails and link pages for orders from a country "
+        "without a language of its own here.",
+        "en",
+    )
+    session_hours: int = _setting(  # type: ignore[assignment]
+        "ONBOARD_SESSION_HOURS",
+        "Hours a sign-in lasts in the browser (across reloads and new tabs).",
+        10,
+    )
+    session_secret: str = _setting(  # type: ignore[assignment]
+        "ONBOARD_SESSION_SECRET",
+        "Key signing the sign-in cookie; the same for every app process "
+        "(empty: one is generated and kept in the database).",
+        "",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

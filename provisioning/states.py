@@ -79,6 +79,7 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"  # claimed by one sender; never handed to a second one
     SENT = "sent"
     FAILED = "failed"  # gave up after the last retry; visible to operators
+    CANCELLED = "cancelled"  # made obsolete before it was sent (reason kept); never sent
 
 
 class Role(StrEnum):
@@ -89,3 +90,15 @@ class Role(StrEnum):
     ANALYST = "analyst"  # decision history, trains and publishes scorer models
     PARTNER_ADMIN = "partner_admin"  # an operator limited to one partner's customers
     ADMIN = "admin"  # accounts
+
+
+class LinkRole(StrEnum):
+    """Who acts through an order link from their own e-mail, without an account.
+
+    Each is bound to one order (and an approver to one approval request); the audit trail
+    records the person's e-mail with this role.
+    """
+
+    CONTACT = "contact"  # the provisioning contact: sets the order up
+    DELEGATE = "delegate"  # the person the order was delegated to: the same, once delegated
+    APPROVER = "approver"  # an established org's administrator: answers one approval request

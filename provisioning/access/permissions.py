@@ -10,12 +10,13 @@ from enum import StrEnum
 
 from provisioning.access.actor import Actor
 from provisioning.errors import Forbidden
-from provisioning.states import Role
+from provisioning.states import LinkRole, Role
 
 
 class Permission(StrEnum):
     READ_ORDERS = "read orders"
-    RESOLVE_ORDERS = "resolve orders"  # intent, map, create org, approvals, unmap
+    RESOLVE_ORDERS = "resolve orders"  # intent, map, create org, unmap
+    ANSWER_APPROVAL = "record an org administrator's answer"  # approve / decline
     PROVISION = "provision services"  # Meetings sites, Calling locations, configure later
     BLIND_REVIEW = "make blind picks"  # support's own measurement, not a partner's
     RUN_FINDER = "score waiting orders"
@@ -30,10 +31,14 @@ class Permission(StrEnum):
 _OPERATIONS = {
     Permission.READ_ORDERS,
     Permission.RESOLVE_ORDERS,
+    Permission.ANSWER_APPROVAL,  # an answer given by telephone, recorded by support
     Permission.PROVISION,
 }
+# What a person acting through an order link may do: on that one order only (the binding
+# is `Actor.order_id`, enforced by `scope.limit_to` and `orders.unit.locked_order`).
+_SETTING_UP_THEIR_ORDER = {Permission.READ_ORDERS, Permission.RESOLVE_ORDERS, Permission.PROVISION}
 
-GRANTS: dict[Role, frozenset[Permission]] = {
+GRANTS: dict[Role | LinkRole, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(
         _OPERATIONS
         | {
@@ -66,6 +71,10 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(
         {Permission.MANAGE_ACCOUNTS, Permission.READ_AUDIT, Permission.RETRY_EMAIL}
     ),
+    LinkRole.CONTACT: frozenset(_SETTING_UP_THEIR_ORDER),
+    LinkRole.DELEGATE: frozenset(_SETTING_UP_THEIR_ORDER),
+    # Reads the order it is asked about (to see what it approves), answers, nothing else.
+    LinkRole.APPROVER: frozenset({Permission.READ_ORDERS, Permission.ANSWER_APPROVAL}),
 }
 
 

@@ -42,6 +42,7 @@ from provisioning.models import (
 )
 
 SCOPE_KEY = "partner_scope"
+ORDER_SCOPE_KEY = "order_scope"  # a link actor's one order
 
 _BY_ORDER = (OrderLine, OrderService, OrderMatch, BlindReview, OrgApproval, CallingLocation)
 _BY_ORG = (OrgDomain, Member)
@@ -64,9 +65,12 @@ def partner_orgs(partner_id: str) -> ColumnElement[bool]:
 
 
 def limit_to(session: Session, actor: Actor) -> Session:
-    """Scope every later query of `session` to the actor's partner (no-op for others)."""
+    """Scope every later query of `session` to the actor's partner, or to the one order a
+    link actor is bound to (no-op for others)."""
     if actor.partner_id is not None:
         session.info[SCOPE_KEY] = actor.partner_id
+    if actor.order_id is not None:
+        session.info[ORDER_SCOPE_KEY] = actor.order_id
     return session
 
 
@@ -114,11 +118,29 @@ def _criteria(partner_id: str) -> list[object]:
     return options
 
 
+def _order_criteria(order_id: str) -> list[object]:
+    """A link actor's session: its one order and what hangs off it. Organizations stay
+    searchable (the finder runs for the person), but the pages built on this session show
+    a customer only names, domains, counts and dates; accounts are never visible."""
+    options: list[object] = [
+        with_loader_criteria(Order, lambda order: order.order_id == order_id, include_aliases=True),
+        with_loader_criteria(OutboxEmail, OutboxEmail.order_id == order_id),
+        with_loader_criteria(
+            AuditEvent, and_(AuditEvent.entity_type == "order", AuditEvent.entity_id == order_id)
+        ),
+        with_loader_criteria(Account, false()),
+    ]
+    options += [with_loader_criteria(m, m.order_id == order_id) for m in _BY_ORDER]
+    return options
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _limit_to_partner(state: ORMExecuteState) -> None:
-    partner_id = state.session.info.get(SCOPE_KEY)
-    if partner_id is None or not state.is_select:
-        return
-    if state.is_column_load or state.is_relationship_load:
+    if not state.is_select or state.is_column_load or state.is_relationship_load:
         return  # the criteria already travel with the parent query's options
-    state.statement = state.statement.options(*_criteria(partner_id))
+    partner_id = state.session.info.get(SCOPE_KEY)
+    if partner_id is not None:
+        state.statement = state.statement.options(*_criteria(partner_id))
+    order_id = state.session.info.get(ORDER_SCOPE_KEY)
+    if order_id is not None:
+        state.statement = state.statement.options(*_order_criteria(order_id))

@@ -2,6 +2,7 @@
 
 from provisioning.models.accounts import Account
 from provisioning.models.base import Base, UTCDateTime, utcnow
+from provisioning.models.links import LinkFailure, OrderLink, SignInSession
 from provisioning.models.mapping import OrgApproval, PartnerAccess
 from provisioning.models.orders import Order, OrderLine, OrderService
 from provisioning.models.orgs import Member, Org, OrgDomain
@@ -14,12 +15,14 @@ __all__ = [
     "AuditEvent",
     "Base",
     "BlindReview",
+    "LinkFailure",
     "CallingLocation",
     "MeetingsSite",
     "Member",
     "ModelVersion",
     "Order",
     "OrderLine",
+    "OrderLink",
     "OrderMatch",
     "OrderService",
     "Org",
@@ -27,6 +30,7 @@ __all__ = [
     "OrgDomain",
     "OutboxEmail",
     "PartnerAccess",
+    "SignInSession",
     "UTCDateTime",
     "utcnow",
 ]

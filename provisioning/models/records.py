@@ -28,6 +28,15 @@ class OutboxEmail(Base):
     recipient: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
+    # The HTML alternative of `body`, and the language both are written in.
+    html: Mapped[str | None] = mapped_column(Text)
+    lang: Mapped[str | None] = mapped_column(String(8))
+    # The order link the message carries (minted when it is sent; the stored text holds a
+    # placeholder): who it is for and, for an approver, which request.
+    link_role: Mapped[str | None] = mapped_column(String(16))
+    approval_id: Mapped[int | None] = mapped_column(Integer)
+    # Why it was cancelled before being sent (status `cancelled`).
+    cancelled_reason: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

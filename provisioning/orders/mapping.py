@@ -232,7 +232,7 @@ def answer_approval(
 ) -> ActionResult:
     """Record the org administrator's answer: approval makes the mapping take effect, a
     decline sends the order back to the organization finder."""
-    actor, now = authorize(actor, Permission.RESOLVE_ORDERS), now or utcnow()
+    actor, now = authorize(actor, Permission.ANSWER_APPROVAL), now or utcnow()
     action = Action.APPROVE if approve else Action.DECLINE
     with locked_order(db, order_id, actor) as (session, order):
         last = session.scalars(
@@ -247,6 +247,9 @@ def answer_approval(
         require(action, order.state, order_id)
         if last is None or last.status != ApprovalStatus.PENDING:
             raise Conflict(f"order {order_id}: no approval request is pending")
+        if actor.approval_id is not None and actor.approval_id != last.id:
+            # An approver's link answers the one request it was sent for, not a later one.
+            raise Conflict(f"order {order_id}: this approval request was already answered")
         before = snapshot(order)
         last.status, last.decided_by, last.decided_at, last.reason = (
             done.value,

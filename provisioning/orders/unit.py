@@ -62,6 +62,8 @@ def locked_order(
             if actor is not None:
                 limit_to(session, actor)
             order = session.get(Order, order_id, with_for_update=True)
+            if actor is not None and actor.order_id not in (None, order_id):
+                order = None  # a link actor's other orders do not exist for it
             if order is None:
                 raise NotFound(f"order {order_id!r} does not exist")
             yield session, order
