@@ -17,7 +17,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.data.operations import CandidateView, MatchView, OrderView, Refusal
 from dashboard.i18n import _, current_language, fmt_date, fmt_datetime, fmt_number, label
-from provisioning import i18n
+from provisioning import audit, i18n
 from provisioning.i18n import N_
 from provisioning.i18n.formatting import babel_locale
 from provisioning.orgs import OrgHit
@@ -493,6 +493,14 @@ def history(summary: OrderSummary) -> None:
     """Who did what to the order, newest last (the audit trail)."""
     if not summary.history:
         return
+    linked = [entry for entry in summary.history if entry.through_link]
+    if linked:
+        last = linked[-1]
+        st.caption(
+            _("Last acted on through an e-mail link by {who} ({role}) on {when}.").format(
+                who=last.actor, role=label(audit.ROLES, last.role), when=fmt_datetime(last.at)
+            )
+        )
     with st.expander(_("History ({count})").format(count=len(summary.history))):
         st.dataframe(
             pd.DataFrame(
@@ -500,6 +508,7 @@ def history(summary: OrderSummary) -> None:
                     {
                         _("When"): fmt_datetime(entry.at),
                         _("Who"): entry.actor,
+                        _("As"): label(audit.ROLES, entry.role) if entry.role else "",
                         _("What"): label(i18n.AUDIT_ACTIONS, entry.action),
                     }
                     for entry in summary.history
@@ -543,6 +552,7 @@ def queue_frame(rows: Sequence[QueueRow]) -> pd.DataFrame:
                 "order_id": row.order_id,
                 "age": row.age_days,
                 "state": label(i18n.ORDER_STATES, row.state),
+                "waiting_on": label(i18n.WAITING_ON, row.waiting_on),
                 "company": row.company_name,
                 "email": row.provisioning_email,
                 "country": country(row.country),
@@ -565,6 +575,7 @@ def queue_frame(rows: Sequence[QueueRow]) -> pd.DataFrame:
         "outcome",
         "company",
         "state",
+        "waiting_on",
         "email",
         "country",
         "partner",
@@ -581,6 +592,9 @@ def queue_columns() -> dict[str, object]:
         "order_id": st.column_config.TextColumn(_("Order")),
         "age": st.column_config.NumberColumn(_("Age (days)"), format="%d"),
         "state": st.column_config.TextColumn(_("State")),
+        "waiting_on": st.column_config.TextColumn(
+            _("Waiting on"), help=_("Whose move it is: the customer's side or support's.")
+        ),
         "company": st.column_config.TextColumn(_("Company")),
         "email": st.column_config.TextColumn(_("Provisioning e-mail")),
         "country": st.column_config.TextColumn(_("Country or region")),

@@ -58,7 +58,7 @@ ENTITY_TYPES: Mapping[str, str] = {
     "account": N_("Account"),
 }
 # The role a change was made with, as the trail shows it.
-ROLES: Mapping[str, str] = {**i18n.ROLES, SYSTEM: N_("System")}
+ROLES: Mapping[str, str] = {**i18n.ROLES, **i18n.LINK_ROLES, SYSTEM: N_("System")}
 
 
 def event(

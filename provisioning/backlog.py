@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from provisioning.models import Order, OrderService, Org
 from provisioning.models.base import utcnow
 from provisioning.queries import count_where
-from provisioning.states import OrderState, ServiceState
+from provisioning.states import WAITING_ON_CUSTOMER, OrderState, ServiceState
 
 OPEN_STATES: tuple[str, ...] = (
     OrderState.AWAITING_INTENT.value,
@@ -79,6 +79,16 @@ class BacklogCounts:
     expired: int
     complete: int
     by_state: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def waiting_on_customer(self) -> int:
+        """Orders waiting for someone the desk e-mailed a link (`WAITING_ON_CUSTOMER`)."""
+        return sum(self.by_state.get(s, 0) for s in WAITING_ON_CUSTOMER)
+
+    @property
+    def waiting_on_support(self) -> int:
+        """Orders whose next move is support's: an org to decide, services to set up."""
+        return self.by_state.get(OrderState.AWAITING_ORG, 0) + self.setting_up
 
 
 def _with_service_state(state: ServiceState) -> Any:

@@ -24,7 +24,13 @@ from provisioning.finder import active_model, match_all
 from provisioning.models import Order, OrderMatch, OrderService, Org
 from provisioning.models.base import utcnow
 from provisioning.queries import count_where
-from provisioning.states import OrderState, ServiceState
+from provisioning.states import (
+    WAITING_ON_CUSTOMER,
+    OrderState,
+    ServiceState,
+    WaitingOn,
+    waiting_on,
+)
 
 # Orders a person has to move on: everything open except a mapped order whose services
 # were all decided (provisioned, left for later, or handed to the customer).
@@ -40,6 +46,7 @@ _WAITING_FOR_ORG = (
     OrderState.DELEGATED.value,
     OrderState.AWAITING_ORG.value,
 )
+_ON_CUSTOMER = Order.state.in_([s.value for s in WAITING_ON_CUSTOMER])
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,7 @@ class QueueFilter:
     min_age_days: int | None = None
     max_age_days: int | None = None
     search: str | None = None  # order id, provisioning e-mail, company, org id or name
+    waiting_on: str | None = None  # customer / support (`provisioning.states.WaitingOn`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +81,7 @@ class QueueRow:
     at_risk: bool
     org_id: str | None
     org_name: str | None
+    waiting_on: str  # customer / support
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +115,10 @@ def _filtered(stmt: Select[Any], where: QueueFilter, now: datetime) -> Select[An
         stmt = stmt.where(Order.partner_id == where.partner_id)
     if where.country:
         stmt = stmt.where(Order.country == where.country.upper())
+    if where.waiting_on == WaitingOn.CUSTOMER:
+        stmt = stmt.where(_ON_CUSTOMER)
+    elif where.waiting_on == WaitingOn.SUPPORT:
+        stmt = stmt.where(~_ON_CUSTOMER)
     if where.service:
         stmt = stmt.where(
             select(OrderService.order_id)
@@ -216,6 +229,7 @@ def _row(
         at_risk=order.at_risk,
         org_id=order.org_id,
         org_name=org_name,
+        waiting_on=waiting_on(order.state).value,
     )
 
 
@@ -256,6 +270,8 @@ def queue_counts(
             count_where(Order.state == OrderState.AWAITING_APPROVAL.value),
             count_where(Order.state == OrderState.ORG_MAPPED.value),
             count_where(Order.at_risk.is_(True)),
+            count_where(_ON_CUSTOMER),
+            count_where(~_ON_CUSTOMER),
         )
         .select_from(Order)
         .outerjoin(OrderMatch, OrderMatch.order_id == Order.order_id),
@@ -272,6 +288,8 @@ def queue_counts(
         "awaiting_approval",
         "setting_up",
         "at_risk",
+        "waiting_on_customer",
+        "waiting_on_support",
     )
     return dict(zip(keys, values, strict=True))
 

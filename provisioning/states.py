@@ -31,6 +31,27 @@ _AWAITING_ORG = frozenset(
 )
 
 
+class WaitingOn(StrEnum):
+    """Whose move an open order waits for: the customer's side (the people the desk
+    e-mailed a link: the contact, the delegate, the org's administrator) or support's."""
+
+    CUSTOMER = "customer"
+    SUPPORT = "support"
+
+
+# Each waits for someone outside the desk who got an e-mail with a link: the welcome (who
+# is the order for?), the delegate's invitation, the org administrator's approval request.
+# Every other open order (an org to decide, services to set up) is support's to move,
+# though the contact may also move it through their link.
+WAITING_ON_CUSTOMER = frozenset(
+    {OrderState.AWAITING_INTENT, OrderState.DELEGATED, OrderState.AWAITING_APPROVAL}
+)
+
+
+def waiting_on(state: str) -> WaitingOn:
+    return WaitingOn.CUSTOMER if state in WAITING_ON_CUSTOMER else WaitingOn.SUPPORT
+
+
 class ServiceState(StrEnum):
     PENDING = "pending"
     PROVISIONED = "provisioned"

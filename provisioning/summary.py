@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from provisioning.states import LinkRole
+
 
 @dataclass(frozen=True, slots=True)
 class LicenceLine:
@@ -77,6 +79,11 @@ class HistoryEntry:
     actor: str
     action: str  # e.g. "order.intent", "order.map", "order.meetings" (provisioning.orders)
     details: dict[str, Any] = field(default_factory=dict)  # the event's "after"
+    role: str | None = None  # the role it was done with; contact/delegate/approver: a link
+
+    @property
+    def through_link(self) -> bool:
+        return self.role in {r.value for r in LinkRole}
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,17 @@ for column, title, value, help_text in (
     ),
 ):
     column.metric(title, fmt_number(value), help=help_text)
+customer_col, support_col, _rest = st.columns([1, 1, 4])
+customer_col.metric(
+    _("Waiting on the customer"),
+    fmt_number(counts.waiting_on_customer),
+    help=_("Waiting for the contact, the delegate or the organization's administrator."),
+)
+support_col.metric(
+    _("Waiting on support"),
+    fmt_number(counts.waiting_on_support),
+    help=_("An organization to decide or services to set up."),
+)
 
 if not counts.open and not any(row["opened"] for row in view.trend):
     st.info(_("No open orders. Load orders with `onboard import DIR` or `onboard demo`."))

@@ -68,11 +68,17 @@ country = country_col.selectbox(
     key="queue_country",
     format_func=lambda c: _("All countries") if c is None else components.country(c),
 )
-search_col, min_col, max_col = st.columns([2, 1, 1])
+search_col, waiting_col, min_col, max_col = st.columns([2, 1, 1, 1])
 search = search_col.text_input(
     _("Search"),
     key="queue_search",
     placeholder=_("Order ID, e-mail, company, organization ID or name"),
+)
+waiting = waiting_col.selectbox(
+    _("Waiting on"),
+    [None, *i18n.WAITING_ON],
+    key="queue_waiting_on",
+    format_func=lambda w: _("Anyone") if w is None else label(i18n.WAITING_ON, w),
 )
 min_age = min_col.number_input(
     _("At least this many days old"), min_value=0, step=1, value=None, key="queue_min_age"
@@ -89,6 +95,7 @@ where = queue.QueueFilter(
     min_age_days=None if min_age is None else int(min_age),
     max_age_days=None if max_age is None else int(max_age),
     search=search.strip() or None,
+    waiting_on=waiting,
 )
 if st.session_state.get("queue_where") != where:  # new filters: back to the first page
     st.session_state["queue_where"] = where
@@ -100,6 +107,12 @@ tiles = list(components.QUEUE_COUNTS.items())
 for row_start in (0, 4):
     for column, (key, title) in zip(st.columns(4), tiles[row_start : row_start + 4], strict=True):
         column.metric(_(title), fmt_number(page.counts.get(key, 0)))
+st.caption(
+    _("Waiting on the customer: {customer} · waiting on support: {support}").format(
+        customer=fmt_number(page.counts.get("waiting_on_customer", 0)),
+        support=fmt_number(page.counts.get("waiting_on_support", 0)),
+    )
+)
 
 if page.counts.get("unscored"):
     st.info(
@@ -127,7 +140,9 @@ if not page.rows and offset > 0:  # the orders of this page were decided meanwhi
     st.session_state["queue_offset"] = 0
     st.rerun()
 if not page.rows:
-    if page.total == 0 and not any((states, partner, service, country, search, min_age, max_age)):
+    if page.total == 0 and not any(
+        (states, partner, service, country, search, waiting, min_age, max_age)
+    ):
         st.info(_("No orders need a person. Load orders with `onboard import` or `onboard demo`."))
     else:
         st.info(_("No order matches these filters."))

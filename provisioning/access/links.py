@@ -102,9 +102,7 @@ def revoke(
 ) -> int:
     """Revoke the order's live links (of `roles`, all when None; of one approval request;
     except those of `keep_email`), in the caller's transaction. Returns how many."""
-    stmt = update(OrderLink).where(
-        OrderLink.order_id == order_id, OrderLink.revoked_at.is_(None)
-    )
+    stmt = update(OrderLink).where(OrderLink.order_id == order_id, OrderLink.revoked_at.is_(None))
     if roles is not None:
         stmt = stmt.where(OrderLink.role.in_([r.value for r in roles]))
     if approval_id is not None:

@@ -28,6 +28,7 @@ from provisioning.i18n.labels import (
     AUDIT_ACTIONS,
     DECISIONS,
     INTENTS,
+    LINK_ROLES,
     N_,
     ORDER_STATES,
     PARTNER_ROLES,
@@ -35,6 +36,7 @@ from provisioning.i18n.labels import (
     SERVICE_STATES,
     SERVICES,
     USER_MANAGEMENT,
+    WAITING_ON,
     label,
 )
 
@@ -46,6 +48,7 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "INTENTS",
     "LANGUAGES",
+    "LINK_ROLES",
     "N_",
     "ORDER_STATES",
     "PARTNER_ROLES",
@@ -53,6 +56,7 @@ __all__ = [
     "SERVICES",
     "SERVICE_STATES",
     "USER_MANAGEMENT",
+    "WAITING_ON",
     "check_language",
     "country_name",
     "format_date",

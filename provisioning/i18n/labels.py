@@ -16,10 +16,12 @@ from provisioning.states import (
     ApprovalStatus,
     Decision,
     Intent,
+    LinkRole,
     OrderState,
     PartnerRole,
     Role,
     ServiceState,
+    WaitingOn,
 )
 
 
@@ -59,6 +61,19 @@ ROLES: Mapping[str, str] = {
     Role.ANALYST: N_("Analyst"),
     Role.PARTNER_ADMIN: N_("Partner administrator"),
     Role.ADMIN: N_("Account administrator"),
+}
+
+# Whose move an open order waits for.
+WAITING_ON: Mapping[str, str] = {
+    WaitingOn.CUSTOMER: N_("The customer"),
+    WaitingOn.SUPPORT: N_("Support"),
+}
+
+# People who act through an order link from their own e-mail, as the audit trail names them.
+LINK_ROLES: Mapping[str, str] = {
+    LinkRole.CONTACT: N_("Provisioning contact (e-mail link)"),
+    LinkRole.DELEGATE: N_("Delegate (e-mail link)"),
+    LinkRole.APPROVER: N_("Organization administrator (e-mail link)"),
 }
 
 PARTNER_ROLES: Mapping[str, str] = {

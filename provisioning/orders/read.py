@@ -95,7 +95,7 @@ def load_summary(session: Session, order_id: str, now: datetime | None = None) -
         access = session.get(PartnerAccess, (order.org_id, order.partner_id))
         role = access.role if access else None
     history = [
-        HistoryEntry(event.at, event.actor, event.action, event.after or {})
+        HistoryEntry(event.at, event.actor, event.action, event.after or {}, event.role)
         for event in session.scalars(
             select(AuditEvent)
             .where(AuditEvent.entity_type == "order", AuditEvent.entity_id == order_id)

@@ -55,6 +55,14 @@ def test_counts_match_the_orders(world: Database) -> None:
     assert figures.pending + figures.delegated + figures.by_state.get("org_mapped", 0) == (
         figures.open
     )
+    on_customer = {"awaiting_intent", "delegated", "awaiting_approval"}
+    assert figures.waiting_on_customer == sum(o.state in on_customer for o in every) > 0
+    setting_up = sum("pending" in services.get(o.order_id, set()) for o in mapped)
+    assert (
+        figures.waiting_on_support
+        == (sum(o.state == "awaiting_org" for o in every) + setting_up)
+        > 0
+    )
 
 
 def test_age_bands_and_trend_cover_every_open_order(world: Database) -> None:

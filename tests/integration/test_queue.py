@@ -126,3 +126,25 @@ def test_blind_review_is_recorded_once_and_compared(mini: Database) -> None:
     assert (after["operator_accuracy"], after["model_accuracy"]) == (0.0, 1.0)
     with pytest.raises(Conflict):
         blind_review.record(mini, "ORD-0901", KIM, None, NOW)  # history
+
+
+def test_queue_tells_orders_waiting_on_the_customer_from_those_waiting_on_support(
+    mini: Database,
+) -> None:
+    """Fresh orders wait for the contact's answer to the welcome; once support knows who
+    an order is for, the org is support's to decide; a delegated one waits again."""
+    assert set(_ids(mini, QueueFilter(waiting_on="customer"))) == {
+        "ORD-1001",
+        "ORD-1002",
+        "ORD-1003",
+        "ORD-1004",
+        "ORD-1005",
+    }
+    orders.set_intent(mini, "ORD-1001", "own-company", OPERATOR, now=NOW)
+    orders.set_intent(mini, "ORD-1002", "delegate", OPERATOR, email="pat@example.org", now=NOW)
+    assert _ids(mini, QueueFilter(waiting_on="support")) == ["ORD-1001"]
+    with mini.read() as session:
+        page = queue(session, now=NOW)
+    by_id = {row.order_id: row.waiting_on for row in page.rows}
+    assert by_id["ORD-1001"] == "support" and by_id["ORD-1002"] == "customer"
+    assert (page.counts["waiting_on_customer"], page.counts["waiting_on_support"]) == (4, 1)
