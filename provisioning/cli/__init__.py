@@ -12,9 +12,11 @@ from provisioning.cli import (  # noqa: F401  (registers commands)
     users,
 )
 from provisioning.cli.app import cli
+from provisioning.cli.failures import configure_logging
 
 
 def main() -> None:
+    configure_logging()
     cli(prog_name="onboard")
 
 

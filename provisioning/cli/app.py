@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from provisioning.access import Actor, accounts
+from provisioning.cli import failures
 from provisioning.db import Database
 from provisioning.errors import FieldError, InvalidInput, ProvisioningError
 from provisioning.settings import Settings
@@ -89,15 +90,20 @@ def handle_errors(func: F) -> F:
                 raise InvalidInput(undecodable)
             return func(*args, **kwargs)
         except InvalidInput as exc:
-            click.echo(f"error: {exc.summary}", err=True)
-            for error in exc.errors:
-                click.echo(f"  {error}", err=True)
+            report(exc)
             sys.exit(exc.exit_code)
         except ProvisioningError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def report(exc: InvalidInput) -> None:
+    """A refusal on stderr: the summary, then every reason on its own line."""
+    click.echo(f"error: {exc.summary}", err=True)
+    for error in exc.errors:
+        click.echo(f"  {error}", err=True)
 
 
 def _undecodable(values: dict[str, Any]) -> list[FieldError]:
@@ -125,7 +131,27 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class OnboardGroup(click.Group):
+    """The top-level group: a failure no command expected (an unreachable or damaged
+    database, a full disk) becomes one line and an exit code, never a traceback; the
+    detail goes to the debug log (`ONBOARD_LOG_LEVEL=debug`), without bound parameters."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            failures.log.debug("command failed", exc_info=True)
+            line, code = failures.explain(exc)
+            click.echo(f"error: {line}", err=True)
+            ctx.exit(code)
+
+
+@click.group(
+    cls=OnboardGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--db",
     "database_url",
@@ -137,5 +163,9 @@ def _is_utf8(text: str) -> bool:
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None) -> None:
     """Onboarding Desk: map Webex Suite orders to organizations and set up their services."""
-    ctx.obj = CliContext(Settings.from_env(database_url=database_url))
+    try:
+        ctx.obj = CliContext(Settings.from_env(database_url=database_url))
+    except InvalidInput as exc:
+        report(exc)
+        ctx.exit(exc.exit_code)
     ctx.call_on_close(lambda: ctx.obj._db.dispose() if ctx.obj._db else None)

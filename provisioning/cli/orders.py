@@ -22,7 +22,7 @@ from provisioning.cli.app import (
     pass_ctx,
     resolve_actor,
 )
-from provisioning.cli.output import emit_object, emit_rows
+from provisioning.cli.output import emit_object, emit_rows, write_file
 from provisioning.errors import FieldError, InvalidInput
 from provisioning.orders import ActionResult
 from provisioning.rules import parse_site_option
@@ -274,7 +274,7 @@ def orders_summary(ctx: CliContext, order_id: str, pdf_path: Path, lang: str) ->
 
     with ctx.db.read() as session:
         summary = orders.load_summary(session, order_id)
-    pdf_path.write_bytes(render_summary(summary, lang))
+    write_file(pdf_path, render_summary(summary, lang), "--pdf")
     click.echo(f"order summary of {order_id} written to {pdf_path}")
 
 

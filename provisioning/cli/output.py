@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import click
 from tabulate import tabulate
+
+from provisioning.errors import FieldError, InvalidInput
 
 FORMATS = ("table", "json", "jsonl")
 
@@ -62,3 +67,24 @@ def _cell(value: object) -> str:
     if isinstance(value, list | dict):
         return to_json(value)
     return str(value)
+
+
+def write_file(path: Path, data: bytes, option: str) -> None:
+    """Write `data` to `path` whole or not at all: a temporary file beside it, then
+    renamed into place; a path that cannot be written is refused naming `option`."""
+    try:
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False
+        ) as handle:
+            handle.write(data)
+            temporary = Path(handle.name)
+        try:
+            os.replace(temporary, path)
+        except OSError:
+            temporary.unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InvalidInput(
+            FieldError(option, f"cannot write there: {reason}", value=str(path))
+        ) from None

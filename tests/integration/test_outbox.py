@@ -197,7 +197,7 @@ def audit(db: Database, action: str) -> list[AuditEvent]:
 def onboard(db: Database, port: int, *args: str) -> Result:
     env = {
         "ONBOARD_SMTP_HOST": "127.0.0.1",
-        "ONBOARD_SMTP_PORT": str(port),
+        "ONBOARD_SMTP_PORT": str(port or 25),  # 0: a command that sends nothing
         "ONBOARD_MAIL_FROM": MAIL_FROM,
         "ONBOARD_SMTP_TIMEOUT": "5",
     }
