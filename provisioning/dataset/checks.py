@@ -6,7 +6,10 @@ files are; each finding names the file, the line and the offending value.
 
 from __future__ import annotations
 
-from sqlalchemy import Table, and_, exists, func, select
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import Table, and_, exists, func, or_, select
 from sqlalchemy.engine import Connection
 
 from provisioning.dataset.schema import (
@@ -19,7 +22,8 @@ from provisioning.dataset.schema import (
     DatasetFile,
 )
 from provisioning.errors import FieldError
-from provisioning.models import Order, Org
+from provisioning.models import Order, OrderLine, Org
+from provisioning.states import OrderState
 
 # (file, key columns) whose combination must be unique within the file.
 UNIQUE_KEYS: tuple[tuple[DatasetFile, tuple[str, ...]], ...] = (
@@ -52,7 +56,98 @@ def cross_row_errors(conn: Connection) -> list[FieldError]:
     for spec, column, (staged, stored, key, meaning) in REFERENCES:
         errors += _dangling(conn, spec, column, staged, stored, key, meaning)
     errors += _self_managed(conn)
+    errors += _fixed_lines(conn)
     return errors
+
+
+# Once an order is mapped in the product (or closed), its lines are what its services were
+# set up from: an import that changed them would leave a complete order claiming licences
+# it never set up, or sites that no longer add up. New licences arrive as a new order (or
+# an add-on order); the lines of an order still waiting for its org may change freely.
+FIXED_LINE_STATES = (
+    OrderState.AWAITING_APPROVAL.value,
+    OrderState.ORG_MAPPED.value,
+    OrderState.COMPLETE.value,
+    OrderState.EXPIRED.value,
+)
+_LINE_VALUES = ("service", "quantity", "is_trial_conversion", "is_addon")
+
+
+def _fixed_lines(conn: Connection) -> list[FieldError]:
+    """Lines of order_lines.csv that would change a mapped or closed order's lines: a
+    changed value, a line added, or (named on the order's last line) a line dropped."""
+    stage, stored, orders = ORDER_LINES.stage, OrderLine.__table__, Order.__table__
+    numbered = select(
+        stage.c.line,
+        stage.c.order_id,
+        func.row_number().over(partition_by=stage.c.order_id, order_by=stage.c.line).label("no"),
+        func.count().over(partition_by=stage.c.order_id).label("listed"),
+        func.max(stage.c.line).over(partition_by=stage.c.order_id).label("last"),
+        *(stage.c[c] for c in _LINE_VALUES),
+    ).subquery("numbered")
+    counted = stored.alias("counted")
+    kept = (
+        select(func.count())
+        .select_from(counted)
+        .where(counted.c.order_id == numbered.c.order_id)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            numbered.c.line,
+            numbered.c.order_id,
+            orders.c.state,
+            numbered.c.no,
+            numbered.c.listed,
+            numbered.c.last,
+            kept.label("kept"),
+            stored.c.order_id.label("had_line"),
+            *(numbered.c[c].label(f"new_{c}") for c in _LINE_VALUES),
+            *(stored.c[c].label(f"old_{c}") for c in _LINE_VALUES),
+        )
+        .join(orders, orders.c.order_id == numbered.c.order_id)
+        .outerjoin(
+            stored,
+            and_(stored.c.order_id == numbered.c.order_id, stored.c.line_no == numbered.c.no),
+        )
+        .where(
+            orders.c.state.in_(FIXED_LINE_STATES),
+            or_(
+                stored.c.order_id.is_(None),
+                numbered.c.line == numbered.c.last,  # checked below for dropped lines
+                *(numbered.c[c].is_distinct_from(stored.c[c]) for c in _LINE_VALUES),
+            ),
+        )
+        .order_by(numbered.c.line)
+    )
+    errors = []
+    for row in conn.execute(query):
+        fixed = (
+            f"order {row.order_id} is {row.state.replace('_', ' ')} in the product, so its "
+            "lines are fixed: new licences arrive as a new order or an add-on"
+        )
+        errors += [
+            FieldError(column, f"{what}: {fixed}", ORDER_LINES.name, row.line, value)
+            for column, what, value in _line_changes(row._mapping)
+        ]
+    return errors
+
+
+def _line_changes(row: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """(column, what the line does, the value in the file) for one staged line."""
+    if row["had_line"] is None:
+        yield "order_id", "adds a line", row["order_id"]
+        return
+    for column in _LINE_VALUES:
+        old, new = row[f"old_{column}"], row[f"new_{column}"]
+        if old != new:
+            yield column, f"changes {old} to {new}", str(new)
+    if row["line"] == row["last"] and row["listed"] < row["kept"]:
+        yield (
+            "order_id",
+            f"drops {row['kept'] - row['listed']} of its {row['kept']} lines",
+            row["order_id"],
+        )
 
 
 def _duplicates(conn: Connection, spec: DatasetFile, key: tuple[str, ...]) -> list[FieldError]:

@@ -411,3 +411,66 @@ def test_a_first_load_leaves_the_indexes_as_the_migrations_made_them(db: Databas
     import_dataset(db, MINI, ACTOR)
 
     assert indexes() == migrated
+
+
+def test_a_mapped_orders_lines_are_fixed_and_a_changing_import_is_refused_whole(
+    db: Database, tmp_path: Path
+) -> None:
+    """ORD-1004 is complete with Calling for 40 licences: a file saying 60 (or adding or
+    dropping a line) is refused with file:line and changes nothing; the lines of an order
+    still waiting for its org change as before."""
+    from provisioning import orders
+    from tests.people import OPERATOR
+
+    import_dataset(db, MINI, ACTOR)
+    orders.set_intent(db, "ORD-1004", "own-company", OPERATOR)
+    orders.create_org(db, "ORD-1004", "Nordvik Bygg", "Construction", "SE", OPERATOR)
+    orders.set_up_calling(
+        db,
+        "ORD-1004",
+        OPERATOR,
+        name="Head office",
+        country="SE",
+        address_line1="Sveavägen 1",
+        city="Stockholm",
+        postal_code="111 57",
+    )
+    orders.set_intent(db, "ORD-1005", "own-company", OPERATOR)
+    orders.map_org(db, "ORD-1005", "org-berlin", OPERATOR)
+    with db.read() as session:
+        assert session.get_one(Order, "ORD-1004").state == OrderState.COMPLETE
+        assert session.get_one(Order, "ORD-1005").state == OrderState.ORG_MAPPED
+    before = counts(db)
+    dataset = copy_mini(tmp_path)
+    lines = rows_of(dataset, "order_lines.csv")
+    position = next(i for i, r in enumerate(lines) if r["order_id"] == "ORD-1004")
+    lines[position]["quantity"] = "60"
+    lines.append({**lines[position], "service": "meetings", "quantity": "10"})
+    lines[0]["quantity"] = "300"  # ORD-1001 still waits for its org: may change
+    dropped = next(i for i, r in enumerate(lines) if r["order_id"] == "ORD-1005")
+    del lines[dropped + 1]  # ORD-1005's Calling line
+    write_rows(dataset, "order_lines.csv", lines)
+
+    errors = refused(db, dataset)
+
+    assert errors == [
+        f"order_lines.csv:{position + 2}: quantity: changes 40 to 60: order ORD-1004 is "
+        "complete in the product, so its lines are fixed: new licences arrive as a new order "
+        "or an add-on (got '60')",
+        f"order_lines.csv:{dropped + 2}: order_id: drops 1 of its 2 lines: order ORD-1005 is "
+        "org mapped in the product, so its lines are fixed: new licences arrive as a new "
+        "order or an add-on (got 'ORD-1005')",
+        f"order_lines.csv:{len(lines) + 1}: order_id: adds a line: order ORD-1004 is complete "
+        "in the product, so its lines are fixed: new licences arrive as a new order or an "
+        "add-on (got 'ORD-1004')",
+    ]
+    assert counts(db) == before
+    with db.read() as session:
+        assert session.scalars(
+            select(OrderLine.quantity).where(OrderLine.order_id == "ORD-1004")
+        ).all() == [40]
+
+    mapped = {"ORD-1004", "ORD-1005"}
+    write_rows(dataset, "order_lines.csv", [r for r in lines if r["order_id"] not in mapped])
+    report = import_dataset(db, dataset, ACTOR)  # mapped orders not listed: their lines stay
+    assert {f.file: f.changed for f in report.files}["order_lines.csv"] == 1
