@@ -474,3 +474,32 @@ def test_a_mapped_orders_lines_are_fixed_and_a_changing_import_is_refused_whole(
     write_rows(dataset, "order_lines.csv", [r for r in lines if r["order_id"] not in mapped])
     report = import_dataset(db, dataset, ACTOR)  # mapped orders not listed: their lines stay
     assert {f.file: f.changed for f in report.files}["order_lines.csv"] == 1
+
+
+@pytest.mark.parametrize("target_exists", [False, True])
+def test_a_failed_export_leaves_nothing_behind(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target_exists: bool
+) -> None:
+    """The database fails half-way (after orgs.csv and domains.csv were written): no
+    `.partial`, no complete files, no new folder; an existing folder is left as it was."""
+    import_dataset(db, MINI, ACTOR)
+    from provisioning.dataset import exporter
+
+    target = tmp_path / "out"
+    if target_exists:
+        target.mkdir()
+        (target / "notes.txt").write_text("mine")
+    written = exporter._write
+
+    def failing(path: Path, header: object, rows: object) -> int:
+        if path.name == "users.csv":
+            raise OSError(28, "No space left on device", str(path))
+        return written(path, header, rows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(exporter, "_write", failing)
+    with pytest.raises(OSError):
+        export_dataset(db, target)
+    left = {p.name for p in tmp_path.iterdir() if not p.name.startswith("onboard.sqlite")}
+    assert left == ({"out"} if target_exists else set())  # no staging folder, no new one
+    if target_exists:
+        assert [p.name for p in target.iterdir()] == ["notes.txt"]
