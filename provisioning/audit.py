@@ -45,6 +45,8 @@ OTHER_ACTIONS: Mapping[str, str] = {
     "account.enable": N_("Enabled an account again"),
     "account.password": N_("Set a new password"),
     "account.locked": N_("Locked an account after failed sign-ins"),
+    "finder.scored": N_("Scored waiting orders with the organization finder"),
+    "account.end_sessions": N_("Ended an account's sign-in sessions"),
 }
 SYSTEM = "system"  # the audit role of jobs nobody signed in for (sweeps, imports, demo)
 ACTIONS: Mapping[str, str] = {**AUDIT_ACTIONS, **OTHER_ACTIONS}

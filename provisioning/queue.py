@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from matching.matcher import MatchResult
 from matching.normalize import name_key
+from provisioning import audit
 from provisioning.access import Actor, Permission, authorize
 from provisioning.db import Database, conflict_insert
 from provisioning.finder import active_model, match_all
@@ -294,11 +295,16 @@ def queue_counts(
     return dict(zip(keys, values, strict=True))
 
 
+SCORER = "system:finder"  # who scored when nobody did by hand (the demo, after an import)
+
+
 def refresh_matches(
     db: Database,
     now: datetime | None = None,
     order_ids: list[str] | None = None,
     only_missing: bool = True,
+    *,
+    actor: Actor | str = SCORER,
 ) -> int:
     """Rank the orders awaiting their org with the active model and keep the answers.
 
@@ -318,7 +324,7 @@ def refresh_matches(
         if (wanted is None or result.order_id in wanted)
         and not (only_missing and result.order_id in current)
     ]
-    store_matches(db, results, version, now)
+    store_matches(db, results, version, now, actor=actor)
     return len(results)
 
 
@@ -326,14 +332,22 @@ def score_waiting(db: Database, actor: Actor, now: datetime | None = None) -> in
     """The queue's "Score waiting orders": `refresh_matches` for someone allowed to run
     the finder over every waiting order (not a partner admin: it ranks every partner's)."""
     authorize(actor, Permission.RUN_FINDER)
-    return refresh_matches(db, now)
+    return refresh_matches(db, now, actor=actor)
 
 
 def store_matches(
-    db: Database, results: Sequence[MatchResult], version: str, now: datetime | None = None
+    db: Database,
+    results: Sequence[MatchResult],
+    version: str,
+    now: datetime | None = None,
+    *,
+    actor: Actor | str = SCORER,
 ) -> None:
     """Keep the finder's answers (`onboard match --all --save`, `refresh_matches`), and
-    forget those of orders that have left the finder since."""
+    forget those of orders that have left the finder since; audited (who scored how many
+    orders with which model version). A person must be allowed to run the finder."""
+    if isinstance(actor, Actor):
+        authorize(actor, Permission.RUN_FINDER)
     now = now or utcnow()
     rows = [
         {
@@ -359,6 +373,18 @@ def store_matches(
                 },
             )
             session.execute(statement, rows[start : start + 1000])
+        if rows:
+            session.add(
+                audit.event(
+                    actor,
+                    "finder.scored",
+                    "model_version",
+                    version,
+                    None,
+                    {"orders": len(rows)},
+                    now,
+                )
+            )
         session.execute(
             delete(OrderMatch).where(
                 OrderMatch.order_id.in_(

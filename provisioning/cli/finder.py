@@ -12,6 +12,7 @@ import click
 from matching.matcher import MatchResult
 from matching.scorer import Thresholds
 from provisioning import finder
+from provisioning.access import Actor, Permission, authorize
 from provisioning.cli.app import (
     CliContext,
     actor_option,
@@ -53,12 +54,23 @@ def _threshold_options(func: Any) -> Any:
 @cli.command("match")
 @click.option("--order", "order_id", metavar="ID", help="One order awaiting its org.")
 @click.option("--all", "all_orders", is_flag=True, help="Every order awaiting its org.")
-@click.option("--save", is_flag=True, help="Also keep the answers for the operators' queue.")
+@click.option(
+    "--save",
+    is_flag=True,
+    help="Also keep the answers for the operators' queue (an account that may score "
+    "waiting orders: --actor).",
+)
+@actor_option
 @format_option("table", "json", "jsonl")
 @pass_ctx
 @handle_errors
 def match_command(
-    ctx: CliContext, order_id: str | None, all_orders: bool, save: bool, fmt: str
+    ctx: CliContext,
+    order_id: str | None,
+    all_orders: bool,
+    save: bool,
+    actor: str | None,
+    fmt: str,
 ) -> None:
     """Rank the candidate orgs of orders awaiting an org (decided orders are not listed).
 
@@ -68,12 +80,13 @@ def match_command(
     """
     if bool(order_id) == all_orders:
         raise InvalidInput(FieldError("--order/--all", "give exactly one of them"))
+    scorer = authorize(resolve_actor(ctx, actor), Permission.RUN_FINDER) if save else None
     now = utcnow()
     results = (
         [finder.match_one(ctx.db, order_id, now)] if order_id else finder.match_all(ctx.db, now)
     )
-    if save:
-        results = _saving(ctx, results, now)
+    if scorer is not None:
+        results = _saving(ctx, results, now, scorer)
     if fmt == "jsonl":
         for result in results:
             click.echo(to_json(result.to_dict()))
@@ -106,7 +119,7 @@ def match_command(
 
 
 def _saving(
-    ctx: CliContext, results: Iterable[MatchResult], now: datetime
+    ctx: CliContext, results: Iterable[MatchResult], now: datetime, actor: Actor
 ) -> Iterator[MatchResult]:
     """Pass the answers through to the output, storing them in batches as they go."""
     from provisioning.queue import store_matches
@@ -118,9 +131,9 @@ def _saving(
         batch.append(result)
         yield result
         if len(batch) == finder.MATCH_BATCH:
-            store_matches(ctx.db, batch, version, now)
+            store_matches(ctx.db, batch, version, now, actor=actor)
             batch = []
-    store_matches(ctx.db, batch, version, now)
+    store_matches(ctx.db, batch, version, now, actor=actor)
 
 
 @cli.command("train")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from matching.scorer import Thresholds
 from provisioning import finder
@@ -18,9 +18,9 @@ from provisioning.db import Database
 from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
 from provisioning.errors import Conflict, InvalidInput, NotFound
-from provisioning.models import AuditEvent, ModelVersion
+from provisioning.models import AuditEvent, ModelVersion, OrderMatch
 from tests.conftest import FIXTURES
-from tests.people import ANALYST
+from tests.people import ANALYST, MANAGER, OPERATOR, add_accounts
 
 pytestmark = pytest.mark.db
 
@@ -148,6 +148,40 @@ def test_cli_match_jsonl_contract(database_url: str) -> None:
         cli, ["--db", database_url, "evaluate", "--auto", "0.2", "--review", "0.9"]
     )
     assert thresholds.exit_code == 2 and "review <= auto" in thresholds.stderr
+
+
+def test_saving_the_finders_answers_needs_an_account_allowed_to_score_and_is_audited(
+    db: Database,
+) -> None:
+    import_dataset(db, FIXTURES / "mini", ANALYST.email)
+    add_accounts(db, MANAGER, OPERATOR)
+    runner = CliRunner()
+
+    def save(*actor: str):  # type: ignore[no-untyped-def]
+        args = ["--db", db.url, "match", "--all", "--save", "--format", "jsonl", *actor]
+        return runner.invoke(cli, args)
+
+    def stored() -> tuple[int, list[tuple[str, str, dict[str, object] | None]]]:
+        with db.read() as session:
+            rows = session.scalar(select(func.count()).select_from(OrderMatch)) or 0
+            events = session.execute(
+                select(AuditEvent.actor, AuditEvent.role, AuditEvent.after).where(
+                    AuditEvent.action == "finder.scored"
+                )
+            ).all()
+        return rows, [tuple(e) for e in events]  # type: ignore[misc]
+
+    nobody = save()
+    assert nobody.exit_code == 2 and "--actor or ONBOARD_ACTOR" in nobody.stderr
+    manager = save("--actor", MANAGER.email)
+    assert manager.exit_code == 1 and "may not score waiting orders" in manager.stderr
+    assert manager.stdout == "" and stored() == (0, [])  # refused before anything ran
+    assert runner.invoke(cli, ["--db", db.url, "match", "--all"]).exit_code == 0  # reading
+    assert stored() == (0, [])
+
+    done = save("--actor", OPERATOR.email)
+    assert done.exit_code == 0, done.stderr
+    assert stored() == (len(MINI_EXPECTED), [(OPERATOR.email, "operator", {"orders": 5})])
 
 
 def test_batch_matching_answers_exactly_like_one_by_one(db: Database) -> None:
