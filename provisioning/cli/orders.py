@@ -6,6 +6,7 @@ rename). Each command calls one service function; every mutating one takes `--ac
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -285,17 +286,21 @@ def orders_summary(ctx: CliContext, order_id: str, pdf_path: Path, lang: str) ->
 @pass_ctx
 @handle_errors
 def orders_check_site(ctx: CliContext, name: str, company: str | None, fmt: str) -> None:
-    """Is NAME a valid, free Meetings site URL name? If not, free suggestions."""
+    """Is NAME a valid, free Meetings site URL name? If not, free suggestions.
+
+    Exit code 0: free; 1: valid but taken; 2: not a valid site name (like any refused
+    input), so a script can tell them apart without parsing the output."""
     answer = orders.check_site_name_available(ctx.db, name, company)
     if fmt == "json":
         emit_object(answer, fmt)
-        return
-    if answer["free"]:
+    elif answer["free"]:
         click.echo(f"{answer['name']}: free")
-        return
-    click.echo(f"{answer['name']}: {'; '.join(answer['reasons'])}")
-    if answer["suggestions"]:
-        click.echo(f"free names: {', '.join(answer['suggestions'])}")
+    else:
+        click.echo(f"{answer['name']}: {'; '.join(answer['reasons'])}")
+        if answer["suggestions"]:
+            click.echo(f"free names: {', '.join(answer['suggestions'])}")
+    if not answer["free"]:
+        sys.exit(1 if answer["valid"] else 2)
 
 
 @orders_group.command("deadlines")

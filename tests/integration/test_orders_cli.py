@@ -140,10 +140,12 @@ def test_invalid_input_exits_2_naming_the_field_and_changes_nothing(run) -> None
 
 def test_check_site_suggests_free_names(run) -> None:
     answer = run("orders", "check-site", "WWW", "--company", "Acme Logistik AB", "--format", "json")
-    assert answer.exit_code == 0
+    assert answer.exit_code == 2  # a reserved name: not valid input
     data = json.loads(answer.stdout)
-    assert data["free"] is False and data["suggestions"]
+    assert data["free"] is False and data["valid"] is False and data["suggestions"]
     assert all(name.startswith("acme") for name in data["suggestions"])
+    free = run("orders", "check-site", data["suggestions"][0])
+    assert free.exit_code == 0 and free.stdout.endswith(": free\n")
 
 
 def test_deadlines_command_reports_what_it_did(run, monkeypatch: pytest.MonkeyPatch) -> None:
