@@ -30,6 +30,7 @@ from provisioning.db import Database
 from provisioning.errors import FieldError, InvalidInput
 from provisioning.models import AuditEvent
 from provisioning.models.base import utcnow
+from provisioning.orders import emails
 
 AUDIT_ACTION = "dataset.import"
 
@@ -47,6 +48,7 @@ class ImportReport:
     files: list[FileReport] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    welcomes_queued: int = 0  # new orders awaiting intent: their welcome e-mail, once
 
     @property
     def rows(self) -> int:
@@ -67,8 +69,12 @@ def import_dataset(
     """Load the dataset in `directory`, all or nothing; raises `InvalidInput` with every error."""
     with db.write_connection() as conn:
         report = load_dataset(conn, directory, actor, now)
-    if report.changed:
-        db.refresh_statistics()
+    # Committed: what follows may only add a warning, never turn the load into a failure.
+    if report.changed and not db.refresh_statistics():
+        report.warnings.append(
+            "the database was busy, so its query statistics were not refreshed after the "
+            "load (the import itself is complete); the next import refreshes them"
+        )
     return report
 
 
@@ -92,6 +98,8 @@ def load_dataset(
             files = _load(conn, directory, present, actor, now, errors, report.warnings)
         report.files = files
         if report.changed:
+            # Every order that arrives gets its welcome, in the import's own transaction.
+            report.welcomes_queued = emails.queue_arrivals(conn, now)
             _audit(conn, actor, now, directory, report)
     report.seconds = time.perf_counter() - started
     return report
