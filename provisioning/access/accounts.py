@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from provisioning import audit
+from provisioning.access import sessions
 from provisioning.access.actor import Actor
 from provisioning.access.permissions import Permission, authorize
 from provisioning.db import Database
@@ -136,7 +137,8 @@ def set_disabled(
     db: Database, actor: Actor, email: str, disabled: bool, now: datetime | None = None
 ) -> bool:
     """Disable (or enable again) an account; False when it already was. A disabled account
-    cannot sign in, and its CLI/notebook use is refused; its audit history stays."""
+    cannot sign in, its sign-in sessions end, and its CLI/notebook use is refused; its
+    audit history stays."""
     authorize(actor, Permission.MANAGE_ACCOUNTS)
     now, address = now or utcnow(), valid_email(email, "email")
     with db.write() as session:
@@ -150,6 +152,8 @@ def set_disabled(
         before = _public(account)
         account.disabled_at = now if disabled else None
         account.failed_sign_ins, account.locked_until = 0, None
+        if disabled:  # its open sessions end with it, in the same transaction
+            sessions.end_account_sessions(session, address, "account disabled", now)
         action = "account.disable" if disabled else "account.enable"
         _audit(session, actor, action, address, before, _public(account), now)
     return True
@@ -158,7 +162,8 @@ def set_disabled(
 def set_password(
     db: Database, actor: Actor, email: str, password: str, now: datetime | None = None
 ) -> None:
-    """A new password (an admin's reset, or a person's own change); unlocks the account."""
+    """A new password (an admin's reset, or a person's own change); unlocks the account
+    and ends its sign-in sessions."""
     address = valid_email(email, "email")
     if address != actor.email:
         authorize(actor, Permission.MANAGE_ACCOUNTS)
@@ -171,6 +176,8 @@ def set_password(
             raise NotFound(f"no account {address!r}")
         account.password_hash = _hasher.hash(password)
         account.failed_sign_ins, account.locked_until = 0, None
+        # Whoever held the old password is signed out everywhere, this person too.
+        sessions.end_account_sessions(session, address, "new password", now)
         _audit(session, actor, "account.password", address, None, None, now)
 
 
@@ -213,10 +220,20 @@ def actor_for(db: Database, email: str, field: str = "actor") -> Actor:
     address = valid_email(email, field)
     with db.read() as session:
         account = session.get(Account, address)
-    if account is None or account.disabled_at is not None:
+    if account is None:
         raise InvalidInput(
-            FieldError(field, "no enabled account with this e-mail", value=address),
-            summary="add it with `onboard users add`; nothing was changed",
+            FieldError(field, "no account with this e-mail", value=address),
+            summary="an admin adds it with `onboard users add`; nothing was changed",
+        )
+    if account.disabled_at is not None:
+        raise InvalidInput(
+            FieldError(
+                field,
+                f"this account was disabled on {account.disabled_at:%Y-%m-%d}",
+                value=address,
+            ),
+            summary="an admin can enable it again with `onboard users enable`; "
+            "nothing was changed",
         )
     return _actor(account)
 

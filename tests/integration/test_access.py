@@ -271,7 +271,8 @@ def test_the_cli_acts_as_an_account_and_its_role_is_enforced(world: Database) ->
     nobody = onboard("orders", "intent", "ORD-1001", "customer")
     assert nobody.exit_code == 2 and "actor" in nobody.stderr
     stranger = onboard("orders", "intent", "ORD-1001", "customer", "--actor", "x@example.com")
-    assert stranger.exit_code == 2 and "no enabled account" in stranger.stderr
+    assert stranger.exit_code == 2 and "no account with this e-mail" in stranger.stderr
+    assert "an admin adds it with `onboard users add`" in stranger.stderr
     manager = onboard("orders", "intent", "ORD-1001", "customer", "--actor", MANAGER.email)
     assert manager.exit_code == 1 and "may not resolve orders" in manager.stderr
     done = onboard("orders", "intent", "ORD-1001", "customer", "--actor", OPERATOR.email)
@@ -282,3 +283,10 @@ def test_the_cli_acts_as_an_account_and_its_role_is_enforced(world: Database) ->
     assert "new@example.com" in listed.stdout and "argon2" not in listed.stdout
     refused = onboard("users", "list", "--actor", OPERATOR.email)
     assert refused.exit_code == 1 and "may not manage accounts" in refused.stderr
+    # A disabled account is told so, and who can enable it; not to add itself.
+    disabled = onboard("users", "disable", "new@example.com", "--actor", ADMIN.email)
+    assert disabled.exit_code == 0, disabled.output
+    acting = onboard("train", "--actor", "new@example.com")
+    assert acting.exit_code == 2 and "this account was disabled on" in acting.stderr
+    assert "an admin can enable it again with `onboard users enable`" in acting.stderr
+    assert "users add" not in acting.stderr
