@@ -1,19 +1,22 @@
 """The order summary PDF: the document a customer keeps of what their order set up.
 
 It renders the `OrderSummary` read model only, so it never touches the database and the
-same summary always gives the same bytes (the creation date is the summary's own
-`generated_at`). Text goes through the gettext catalogue and Babel (`provisioning.i18n`);
-the font is the vendored DejaVu Sans, because the PDF core fonts are Latin-1 only and
-customer names carry ø, ł, ß and the like.
+same summary always gives the same bytes, in any process (the creation date is the
+summary's own `generated_at`, by default the order's last change). Text goes through the
+gettext catalogue and Babel (`provisioning.i18n`). The fonts are vendored in
+`provisioning/fonts/` (the PDF core fonts are Latin-1 only): DejaVu Sans for Latin,
+Cyrillic and Greek, and for the names in other scripts the fallback fonts below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
+from functools import cache
 from importlib.resources import as_file, files
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF, FontFace
 from fpdf.enums import Align, TableBordersLayout, TableCellFillMode, VAlign, XPos, YPos
 
@@ -46,6 +49,31 @@ from provisioning.summary import (
 PRODUCT = "Onboarding Desk"
 FONT_FAMILY = "DejaVuSans"
 _FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
+# The scripts DejaVu Sans lacks each have a font of their own, consulted in this order for
+# a character the font in use lacks; `True` where the script needs shaping (joining, right
+# to left, reordered vowels, stacked marks). Regular weights only: bold text in these
+# scripts is set in the regular face rather than dropped. Droid Sans Fallback carries Han,
+# kana and Hangul (TrueType outlines, so fpdf2 subsets and embeds it like the others).
+_FALLBACK_FONTS: dict[str, tuple[str, bool]] = {
+    "NotoSansArabic": ("NotoSansArabic-Regular.ttf", True),
+    "NotoSansHebrew": ("NotoSansHebrew-Regular.ttf", True),
+    "NotoSansThai": ("NotoSansThai-Regular.ttf", True),
+    "NotoSansDevanagari": ("NotoSansDevanagari-Regular.ttf", True),
+    "DroidSansFallback": ("DroidSansFallback.ttf", False),
+}
+# DejaVu Sans has most Arabic and Hebrew letters but not all (Urdu's ے and ہ, Hebrew
+# points), and a word set in two fonts loses its joining: when Noto's Arabic or Hebrew is
+# in the document, DejaVu Sans keeps only these ranges, i.e. everything but Hebrew, Arabic
+# and their presentation forms (its highest code point is U+1F643).
+_DEJAVU_WITHOUT_RTL = (
+    (0x0000, 0x058F),
+    (0x0700, 0x074F),
+    (0x0780, 0x086F),
+    (0x0900, 0xFB1C),
+    (0xFE00, 0xFE6F),
+    (0xFEFF, 0x1FFFF),
+)
+_RTL_FONTS = frozenset({"NotoSansArabic", "NotoSansHebrew"})
 # fpdf2 replaces this alias with the page count when the document is closed; an unusual
 # spelling so that no customer text is ever mistaken for it.
 _PAGE_COUNT_ALIAS = "{onboard-total-pages}"
@@ -134,10 +162,21 @@ def render_summary(summary: OrderSummary, lang: str = "en") -> bytes:
 def _new_document(ctx: _Context) -> _SummaryPDF:
     _ = ctx.gettext
     pdf = _SummaryPDF(ctx)
+    fallbacks = _fallbacks_for(ctx.summary)
     fonts = files("provisioning") / "fonts"
+    coverage = _DEJAVU_WITHOUT_RTL if _RTL_FONTS & set(fallbacks) else None
     for style, name in _FONT_FILES.items():
         with as_file(fonts / name) as path:
-            pdf.add_font(FONT_FAMILY, style, str(path))
+            pdf.add_font(FONT_FAMILY, style, str(path), unicode_range=coverage)
+    for family in fallbacks:
+        with as_file(fonts / _FALLBACK_FONTS[family][0]) as path:
+            pdf.add_font(family, "", str(path))
+    if fallbacks:
+        pdf.set_fallback_fonts(fallbacks, exact_match=False)
+    if any(_FALLBACK_FONTS[family][1] for family in fallbacks):
+        # HarfBuzz (uharfbuzz) sets these scripts as they are read; it is left off for
+        # the rest, which it would only slow down.
+        pdf.set_text_shaping(True)
     pdf.set_margins(left=18, top=16, right=18)
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.alias_nb_pages(_PAGE_COUNT_ALIAS)
@@ -148,6 +187,49 @@ def _new_document(ctx: _Context) -> _SummaryPDF:
     pdf.set_creator(PRODUCT)
     pdf.add_page()
     return pdf
+
+
+def _fallbacks_for(summary: OrderSummary) -> list[str]:
+    """The fallback fonts the summary's text needs, in `_FALLBACK_FONTS` order. Only those
+    are loaded: every font added is embedded, and Droid Sans Fallback alone takes a
+    quarter of a second to load. The summary is all the document's own text; the rest
+    (labels, dates, country names) is English or Swedish, which DejaVu Sans covers."""
+    chars = {ord(char) for text in _texts(summary) for char in text}
+    chars -= _cmap(_FONT_FILES[""]).keys() - _rtl_code_points()
+    needed = []
+    for family, (name, _shaped) in _FALLBACK_FONTS.items():
+        found = chars & _cmap(name).keys()
+        if found:
+            needed.append(family)
+            chars -= found
+    return needed
+
+
+def _texts(value: object) -> Iterator[str]:
+    """Every string in a summary, however deep (lists of sites, locations, history)."""
+    if isinstance(value, str):
+        yield value
+    elif is_dataclass(value) and not isinstance(value, type):
+        for item in fields(value):
+            if item.name != "details":  # an event's raw data, never printed
+                yield from _texts(getattr(value, item.name))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
+
+
+@cache
+def _cmap(name: str) -> dict[int, str]:
+    """The code points a vendored font has (read once per process: only its cmap table)."""
+    with as_file(files("provisioning") / "fonts" / name) as path, TTFont(path, lazy=True) as font:
+        return dict(font.getBestCmap())
+
+
+@cache
+def _rtl_code_points() -> frozenset[int]:
+    """What DejaVu Sans leaves to Noto's Arabic and Hebrew (see `_DEJAVU_WITHOUT_RTL`)."""
+    kept = {code for low, high in _DEJAVU_WITHOUT_RTL for code in range(low, high + 1)}
+    return frozenset(_cmap(_FONT_FILES[""]).keys() - kept)
 
 
 # --- building blocks -------------------------------------------------------------------
@@ -325,7 +407,8 @@ def _title(pdf: FPDF, ctx: _Context) -> None:
         line_height=_LINE,
         padding=(0.4, 2.0, 0.4, 0.0),
     ) as table:
-        table.row([_("Order ID"), _("Status"), _("Generated")])
+        # "As of": the moment the summary describes (by default the order's last change).
+        table.row([_("Order ID"), _("Status"), _("As of")])
         row = table.row(style=FontFace(emphasis="BOLD"))
         row.cell(summary.order_id)
         row.cell(label(ORDER_STATES, summary.state, ctx.lang))

@@ -36,7 +36,8 @@ from provisioning.summary import (
 
 
 def load_summary(session: Session, order_id: str, now: datetime | None = None) -> OrderSummary:
-    """Everything the order set up and who did what, as plain data."""
+    """Everything the order set up and who did what, as plain data, as of `now` (by
+    default as of the order's last change)."""
     order = session.get(Order, order_id)
     if order is None:
         raise NotFound(f"order {order_id!r} does not exist")
@@ -70,6 +71,13 @@ def load_summary(session: Session, order_id: str, now: datetime | None = None) -
             .order_by(CallingLocation.is_main.desc(), CallingLocation.id)
         )
     ]
+    service_rows = list(
+        session.scalars(
+            select(OrderService)
+            .where(OrderService.order_id == order_id)
+            .order_by(OrderService.service.desc())  # meetings before calling, as the seed
+        )
+    )
     services = [
         ServiceSummary(
             service=svc.service,
@@ -84,11 +92,7 @@ def load_summary(session: Session, order_id: str, now: datetime | None = None) -
             updated_by=svc.updated_by,
             provisioned_at=svc.provisioned_at,
         )
-        for svc in session.scalars(
-            select(OrderService)
-            .where(OrderService.order_id == order_id)
-            .order_by(OrderService.service.desc())  # meetings before calling, as the seed
-        )
+        for svc in service_rows
     ]
     role = None
     if order.org_id and order.partner_id:
@@ -126,7 +130,14 @@ def load_summary(session: Session, order_id: str, now: datetime | None = None) -
         lines=lines,
         services=services,
         history=history,
-        generated_at=now or utcnow(),
+        # Without a `now`, the moment of the order's last change: the summary (and the PDF
+        # made from it) is then the same document however often it is made.
+        generated_at=now
+        or max(
+            [order.placed_at, order.updated_at]
+            + [svc.updated_at for svc in service_rows]
+            + [event.at for event in history]
+        ),
     )
 
 

@@ -5,16 +5,28 @@ what a customer (or a screen reader) gets out of the document.
 
 from __future__ import annotations
 
+import logging
+import pickle
 import re
+import subprocess
+import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import select
 
+from provisioning.db import Database
+from provisioning.demo.seed import create_demo
+from provisioning.demo.world import WorldParams
 from provisioning.errors import InvalidInput
+from provisioning.models import Order
+from provisioning.orders import load_summary
 from provisioning.pdf import render_summary
 from provisioning.summary import (
     HistoryEntry,
@@ -203,8 +215,49 @@ def _long_history() -> OrderSummary:
     return replace(_complete(), history=events)
 
 
+# One name per script the product may meet. Arabic and Hebrew run right to left.
+SCRIPTS = {
+    "Japanese": "株式会社テスト",
+    "Chinese": "北京科技有限公司",
+    "Korean": "주식회사 한국",
+    "Arabic": "شركة الاختبار",
+    "Hebrew": "חברת בדיקה",
+    "Thai": "บริษัท ทดสอบ",
+    "Devanagari": "परीक्षण कंपनी",
+    "Cyrillic": "ООО Тест",
+    "Greek": "Δοκιμή ΑΕ",
+    "Latin": "Sjöberg Ærø Łódź Weiß",
+}
+RIGHT_TO_LEFT = {"Arabic", "Hebrew"}
+
+
+def _every_script() -> OrderSummary:
+    """Company, organization, partner, main location, sites and history in every script."""
+    base = _complete()
+    meetings, calling = base.services
+    names = list(SCRIPTS.values())
+    sites = [SiteSummary(name, "Asia/Tokyo", False, 10, "control_hub") for name in names]
+    location = replace(
+        calling.locations[0],
+        name=SCRIPTS["Arabic"],
+        address_line1=f"{SCRIPTS['Thai']} 12",
+        address_line2=SCRIPTS["Devanagari"],
+        city=SCRIPTS["Hebrew"],
+    )
+    return replace(
+        base,
+        order_id="SUB-2025-004715",
+        company_name=SCRIPTS["Japanese"],
+        org_name=SCRIPTS["Chinese"],
+        partner_name=f"{SCRIPTS['Korean']} IT Services",
+        services=[replace(meetings, sites=sites), replace(calling, locations=[location])],
+        history=[HistoryEntry(_at(3, 10, n), name, "order.map") for n, name in enumerate(names)],
+    )
+
+
 SUMMARIES = {
     "complete": _complete,
+    "every_script": _every_script,
     "configure_later": _configure_later,
     "new_org": _new_org,
     "unmapped": _unmapped,
@@ -218,8 +271,10 @@ def _pdf(name: str, lang: str) -> bytes:
     return render_summary(SUMMARIES[name](), lang)
 
 
-def _pages(name: str, lang: str) -> list[str]:
-    return [page.extract_text() for page in PdfReader(BytesIO(_pdf(name, lang))).pages]
+@cache
+def _pages(name: str, lang: str) -> tuple[str, ...]:
+    """Extracted once per test run too: extraction costs about as much as rendering."""
+    return tuple(page.extract_text() for page in PdfReader(BytesIO(_pdf(name, lang))).pages)
 
 
 def _text(name: str, lang: str) -> str:
@@ -235,7 +290,7 @@ def test_english_complete_order_reads_right() -> None:
     for expected in (
         "ONBOARDING DESK",
         "Order summary",
-        "Order ID Status Generated SUB-2025-004711 Complete 5 Mar 2025, 12:00 UTC",
+        "Order ID Status As of SUB-2025-004711 Complete 5 Mar 2025, 12:00 UTC",
         "Placed 2 Mar 2025, 09:15 UTC",
         "Company Sjöberg Media AB",
         "Country or region Sweden",
@@ -271,7 +326,7 @@ def test_swedish_complete_order_reads_right() -> None:
     text = _text("complete", "sv")
     for expected in (
         "Beställningssammanfattning",
-        "Order-id Status Skapad SUB-2025-004711 Slutförd 5 mars 2025 12:00 UTC",
+        "Order-id Status Gäller per SUB-2025-004711 Slutförd 5 mars 2025 12:00 UTC",
         "Beställd 2 mars 2025 09:15 UTC",
         "Företag Sjöberg Media AB",
         "Land eller region Sverige",
@@ -415,6 +470,124 @@ def test_letters_beyond_latin_1_survive() -> None:
     assert "Jürgen Weiß" in _text("complete", "en")
 
 
+def _squashed(text: str) -> str:
+    return "".join(text.split())
+
+
+def _as_extracted(name: str, right_to_left: bool) -> str:
+    """`name` as pypdf gives it back, whitespace aside (pypdf guesses word gaps from glyph
+    positions and puts one inside कंपनी, after the anusvara). A right-to-left name comes
+    back in visual order: each word with its letters in reading order, the words reversed
+    (the bidi algorithm set them right to left)."""
+    return _squashed(" ".join(reversed(name.split())) if right_to_left else name)
+
+
+@pytest.mark.parametrize("script", list(SCRIPTS))
+def test_names_in_every_script_come_back_out(script: str) -> None:
+    name = SCRIPTS[script]
+    shown = _as_extracted(name, script in RIGHT_TO_LEFT)
+    text = _squashed(_text("every_script", "en"))
+    # Each name also has its own field (the street line ends "12", the postal code is
+    # "411 06"): company, organization, partner, the main location's name and address.
+    field = {
+        "Japanese": "Company{}Country",
+        "Chinese": "Organization Name{}Organization ID",
+        "Korean": "Ordering partner{}IT Services (P-100)",
+        "Arabic": "Location name{}Country",
+        "Thai": "Address{}12",
+        "Devanagari": "12{}411 06",
+        "Hebrew": "411 06{}SIP address",
+    }.get(script)
+    if field is not None:
+        assert _squashed(field).format(shown) in text, field
+    assert f"https://{shown}.webex.com" in text, name
+    rows = [
+        _squashed(line)
+        for page in _pages("every_script", "en")
+        for line in page.splitlines()
+        if line.endswith("Mapped the order to an organization")
+    ]
+    assert any(f"UTC{shown}Mapped" in row for row in rows), (name, rows)
+
+
+def test_right_to_left_names_are_set_right_to_left() -> None:
+    """The words of an Arabic or Hebrew name are laid out right to left, so pypdf, which
+    reads left to right, gives them reversed, each word's letters in reading order (the
+    joined Arabic forms map back to the letters typed)."""
+    text = _text("every_script", "en")
+    assert "Location name الاختبار شركة" in text
+    assert "בדיקה חברת" in text
+
+
+def test_no_character_is_left_without_a_glyph(caplog: pytest.LogCaptureFixture) -> None:
+    # fpdf2 logs each character its font lacks and prints nothing for it.
+    with caplog.at_level(logging.WARNING, logger="fpdf"):
+        render_summary(_every_script(), "sv")
+    assert not [r.getMessage() for r in caplog.records if "missing" in r.getMessage()]
+
+
+def test_every_script_font_is_embedded_and_only_when_needed() -> None:
+    reader = PdfReader(BytesIO(_pdf("every_script", "en")))
+    names = set()
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+            assert "/FontFile2" in descriptor, "the TrueType program must be embedded"
+            names.add(str(font["/BaseFont"]).split("+", 1)[-1])
+    assert names == {
+        "DejaVuSansBook",
+        "DejaVuSansBold",
+        "NotoSansArabic",
+        "NotoSansHebrew",
+        "NotoSansThai",
+        "NotoSansDevanagari",
+        "DroidSansFallback",
+    }
+    # Only the fonts a document needs go in (each costs load time and bytes).
+    only_cjk = replace(_complete(), company_name=SCRIPTS["Korean"])
+    reader = PdfReader(BytesIO(render_summary(only_cjk, "en")))
+    fonts = {
+        str(font.get_object()["/BaseFont"]).split("+", 1)[-1]
+        for page in reader.pages
+        for font in page["/Resources"]["/Font"].values()
+    }
+    assert fonts == {"DejaVuSansBook", "DejaVuSansBold", "DroidSansFallback"}
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    db = Database(f"sqlite:///{tmp_path_factory.mktemp('pdf-demo') / 'demo.sqlite'}")
+    db.ensure_schema()
+    create_demo(db, WorldParams(orgs=200, seed=3, now=_at(1, 8)), "demo@example.com")
+    yield db
+    db.dispose()
+
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def test_a_demo_worlds_japanese_names_print(demo_db: Database) -> None:
+    """The demo's Japanese companies (and partners such as "有限会社… IT Services") print,
+    whole, where they used to come out blank."""
+    seen = 0
+    with demo_db.read() as session:
+        order_ids = session.scalars(select(Order.order_id).order_by(Order.order_id)).all()
+        summaries = [load_summary(session, order_id) for order_id in order_ids]
+    for summary in summaries:
+        names = [summary.company_name, summary.org_name, summary.partner_name]
+        japanese = [name for name in names if name and JAPANESE.search(name)]
+        if not japanese:
+            continue
+        text = " ".join(
+            page.extract_text() for page in PdfReader(BytesIO(render_summary(summary))).pages
+        )
+        for name in japanese:
+            assert _squashed(name) in _squashed(text), (summary.order_id, name)
+        seen += 1
+    assert seen >= 2  # a company of its own and a partner's name, at least
+
+
 def test_long_texts_wrap_inside_the_page() -> None:
     pages = "\n".join(_pages("configure_later", "en"))
     lines = pages.splitlines()
@@ -465,6 +638,49 @@ def test_same_summary_gives_identical_bytes() -> None:
     assert first == _pdf("complete", "en")
     assert first.startswith(b"%PDF-")
     assert _pdf("complete", "en") != _pdf("complete", "sv")
+
+
+# Reads a pickled summary on stdin, writes its PDF to stdout: only the product's code.
+_RENDER = """
+import pickle, sys
+from provisioning.pdf import render_summary
+sys.stdout.buffer.write(render_summary(pickle.load(sys.stdin.buffer), "sv"))
+"""
+
+
+def test_identical_bytes_in_separate_processes() -> None:
+    """Nothing in the document comes from the process: no clock, no random subset tag,
+    no font or object order from hashing (two different hash seeds)."""
+    root = Path(__file__).resolve().parents[2]
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", _RENDER],
+            input=pickle.dumps(_every_script()),
+            cwd=root,
+            env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            check=True,
+            timeout=120,
+        ).stdout
+        for seed in ("1", "2")
+    ]
+    assert outputs[0] == outputs[1] == _pdf("every_script", "sv")
+
+
+def test_summary_loaded_twice_gives_the_same_document(demo_db: Database) -> None:
+    """`orders summary` run twice makes the same file: the summary is as of the order's
+    last change, not of the moment it was read."""
+    with demo_db.read() as session:
+        order_id = session.scalars(
+            select(Order.order_id).where(Order.state == "complete").order_by(Order.order_id)
+        ).first()
+        assert order_id is not None
+        first = load_summary(session, order_id)
+    with demo_db.read() as session:
+        second = load_summary(session, order_id)
+    assert first.generated_at == second.generated_at
+    assert first.generated_at >= max([first.placed_at, *(event.at for event in first.history)])
+    assert render_summary(first) == render_summary(second)
 
 
 def test_document_metadata_names_the_order_and_language() -> None:
