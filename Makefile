@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 app: $(STAMP)
 	$(BIN)/onboard demo --if-empty
-	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT)
+	$(BIN)/streamlit run dashboard/server.py --server.port $(PORT)
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .

@@ -1,9 +1,13 @@
-"""Entry point: `streamlit run dashboard/app.py`. Draws the shared sidebar, then routes to
+"""The app's script (served by `streamlit run dashboard/server.py`, which adds the sign-in
+cookie's routes; AppTest runs it directly). Draws the shared sidebar, then routes to
 the pages in `dashboard/views/`, which stay thin (read state, call one service, render).
 
 Nobody signed in: the sign-in page is the only page there is (a deep link or a download
 reaches nothing else). Signed in: the pages the person's role may read. Hiding a page is
 a courtesy; every read and every action is checked again by the service layer.
+
+An e-mail link (`/link?t=TOKEN`) opens the link pages instead, signed in or not: they act
+only as the link's person (`dashboard/link_access.py`), never as a signed-in account.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from dashboard import ui  # noqa: E402
+from dashboard import link_access, ui  # noqa: E402
 from dashboard.i18n import _  # noqa: E402
 from provisioning.access import Actor, Permission, allows  # noqa: E402
 from provisioning.i18n import N_  # noqa: E402
@@ -75,7 +79,22 @@ def signing_in() -> list[st.Page]:
     ]
 
 
+def link_pages() -> list[st.Page]:
+    """An e-mail link's page (`/link?t=TOKEN`): no account needed, and never the signed-in
+    account's either; the link is the credential (`dashboard/link_access.py`)."""
+    link = PAGES / "link.py"
+    # Also the default page, but under its own address: the address bar keeps `/link`
+    # (a reload there shows the link page again, not the sign-in form).
+    return [
+        st.Page(link, title=_("Your order"), url_path="your-order", default=True),
+        st.Page(link, title=_("Your order"), url_path="link"),
+    ]
+
+
 st.set_page_config(page_title="Onboarding Desk", layout="wide")
+if link_access.wanted():
+    st.navigation(link_pages(), position="hidden").run()
+    st.stop()
 actor = ui.signed_in()
 ui.sidebar(actor)
 if actor is None:

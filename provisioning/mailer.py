@@ -65,9 +65,12 @@ def build_message(
     subject: str,
     body: str,
     date: datetime,
+    html: str | None = None,
+    lang: str | None = None,
 ) -> EmailMessage:
-    """A plain-text message; raises ValueError for one that cannot be written (a header
-    with a line break), which no retry will fix."""
+    """The plain text, with `html` as its alternative (multipart/alternative: a reader
+    shows the richest part it can), in `lang` (Content-Language); raises ValueError for a
+    message that cannot be written (a header with a line break), which no retry will fix."""
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = recipient
@@ -79,6 +82,10 @@ def build_message(
     # RFC 3834: tells vacation responders not to answer a machine.
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(body)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
+    if lang:  # after the content: setting it drops every Content-* header before
+        message["Content-Language"] = lang
     return message
 
 

@@ -8,21 +8,31 @@ Sending is at most once per claim: a message is claimed (pending → sending) be
 handed to the SMTP server and is never claimed again by a program, only by a person who
 re-queues it. Its Message-ID comes from the dedupe key, so a receiver can drop the copy
 such a re-queue might produce. `provisioning.mailer` holds the SMTP side.
+
+A message that carries an order link is stored with a placeholder where the address goes
+(`placeholder`): the token is minted when the message is claimed, put into the copy handed
+to the SMTP server and kept nowhere else (not in the row, the audit trail or a log); if the
+server does not take the message, that link is revoked at once ("not delivered").
+
+An e-mail a later change makes obsolete (a new contact, an answered approval, a complete
+order, …) is cancelled in that change's transaction by `cancel_obsolete`, the one place
+that decides it; a message already in `sending` cannot be stopped and says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from html import escape as html_escape
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from provisioning import audit
-from provisioning.access import Actor, Permission, authorize
+from provisioning.access import Actor, Permission, authorize, links
 from provisioning.db import Database, conflict_insert
 from provisioning.errors import FieldError, InvalidInput
 from provisioning.mailer import (
@@ -32,10 +42,27 @@ from provisioning.mailer import (
     build_message,
     check_settings,
 )
-from provisioning.models import OutboxEmail
+from provisioning.models import Order, OrderLink, OrgApproval, OutboxEmail
 from provisioning.models.base import utcnow
 from provisioning.settings import Settings
-from provisioning.states import OutboxStatus
+from provisioning.states import ApprovalStatus, LinkRole, OrderState, OutboxStatus
+
+# The actions a message's link can stand for, and the query each adds to the link's URL.
+LINK_ACTIONS: dict[str, dict[str, str]] = {
+    "open": {},
+    "approve": {"answer": "approve"},
+    "decline": {"answer": "decline"},
+}
+_UNSENT = (OutboxStatus.PENDING.value, OutboxStatus.FAILED.value)
+
+
+def placeholder(action: str = "open") -> str:
+    """Where a stored message's link goes; replaced by the real address only in the copy
+    handed to the SMTP server. The brackets are not ASCII and are removed from every
+    value a person typed (`provisioning.orders.emails`), so no text can fake one."""
+    if action not in LINK_ACTIONS:
+        raise ValueError(f"unknown link action {action!r}")
+    return f"\u27e6link:{action}\u27e7"
 
 
 def enqueue(
@@ -48,8 +75,16 @@ def enqueue(
     body: str,
     order_id: str | None = None,
     now: datetime | None = None,
+    html: str | None = None,
+    lang: str | None = None,
+    link_role: LinkRole | None = None,
+    approval_id: int | None = None,
 ) -> bool:
     """Queue one e-mail in the caller's transaction; False if that cause already queued one.
+
+    `html` is the HTML alternative of `body` and `lang` the language of both; a message
+    with a `link_role` gets an order link for its recipient when it is sent (an approver's
+    bound to `approval_id`), put where the text holds `placeholder(...)`.
 
     `INSERT … ON CONFLICT DO NOTHING` rather than select-then-insert, so two racing
     transactions cannot both queue it. `RETURNING` tells whether a row went in: the
@@ -65,6 +100,10 @@ def enqueue(
             recipient=recipient,
             subject=subject,
             body=body,
+            html=html,
+            lang=lang,
+            link_role=None if link_role is None else LinkRole(link_role).value,
+            approval_id=approval_id,
             status=OutboxStatus.PENDING.value,
             attempts=0,
             next_attempt_at=now,
@@ -74,6 +113,81 @@ def enqueue(
         .returning(OutboxEmail.__table__.c.id)
     )
     return session.execute(statement).first() is not None
+
+
+# --- Cancelling what a change made obsolete -------------------------------------------
+
+IN_FLIGHT_NOTE = "; it was already being sent and could not be stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """What `cancel_obsolete` did: the e-mails it cancelled, and the ones it could not
+    stop because a sender had already taken them (marked with the reason all the same)."""
+
+    cancelled: list[int] = field(default_factory=list)
+    in_flight: list[int] = field(default_factory=list)
+
+    def audit(self) -> dict[str, list[int]]:
+        """For the `after` of the change's audit event: empty when nothing was touched."""
+        noted: dict[str, list[int]] = {}
+        if self.cancelled:
+            noted["cancelled_emails"] = self.cancelled
+        if self.in_flight:
+            noted["emails_already_sending"] = self.in_flight
+        return noted
+
+
+def cancel_obsolete(
+    session: Session,
+    order_id: str,
+    reason: str,
+    now: datetime,
+    *,
+    kinds: Iterable[str] | None = None,
+    recipient: str | None = None,
+    except_recipient: str | None = None,
+    approval_id: int | None = None,
+) -> Cancelled:
+    """Cancel the order's unsent e-mails a change made obsolete, in the change's transaction.
+
+    The one place that decides it, called by every workflow action that supersedes mail:
+    of `kinds` (all when None), to `recipient` (or to anyone but `except_recipient`), of
+    one approval request. Pending and failed messages become `cancelled` with `reason`
+    (a failed one could otherwise be re-queued by `outbox retry`). A message in `sending`
+    is in the SMTP server's hands: it cannot be stopped, so it keeps its status and gets
+    the reason with `IN_FLIGHT_NOTE`, shown by `outbox list`; should that attempt fail, it
+    is cancelled instead of being retried. The caller revokes the links it supersedes.
+    """
+    criteria: list[ColumnElement[bool]] = [OutboxEmail.order_id == order_id]
+    if kinds is not None:
+        criteria.append(OutboxEmail.kind.in_(list(kinds)))
+    if recipient is not None:
+        criteria.append(OutboxEmail.recipient == recipient)
+    if except_recipient is not None:
+        criteria.append(OutboxEmail.recipient != except_recipient)
+    if approval_id is not None:
+        criteria.append(OutboxEmail.approval_id == approval_id)
+    reason = reason[:200]
+    cancelled = session.scalars(
+        update(OutboxEmail)
+        .where(*criteria, OutboxEmail.status.in_(_UNSENT))
+        .values(status=OutboxStatus.CANCELLED.value, cancelled_reason=reason)
+        .returning(OutboxEmail.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    in_flight = session.scalars(
+        update(OutboxEmail)
+        .where(
+            *criteria,
+            OutboxEmail.status == OutboxStatus.SENDING.value,
+            OutboxEmail.cancelled_reason.is_(None),
+        )
+        .values(cancelled_reason=(reason + IN_FLIGHT_NOTE)[:255])
+        .returning(OutboxEmail.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return Cancelled(sorted(cancelled), sorted(in_flight))
 
 
 # --- Sending --------------------------------------------------------------------------
@@ -90,6 +204,7 @@ class Result(StrEnum):
     RETRY = "retry"  # not taken this time; pending again with a later next_attempt_at
     FAILED = "failed"  # permanent answer, or the last attempt allowed
     SKIPPED = "skipped"  # another sender claimed it first
+    CANCELLED = "cancelled"  # obsolete when it came to be sent (its reason is kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,12 +256,17 @@ class SendReport:
     def skipped(self) -> int:
         return self._count(Result.SKIPPED)
 
+    @property
+    def cancelled(self) -> int:
+        return self._count(Result.CANCELLED)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "sent": self.sent,
             "retried": self.retried,
             "failed": self.failed,
             "skipped": self.skipped,
+            "cancelled": self.cancelled,
             "postponed": self.postponed,
             "remaining": self.remaining,
             "unreachable": self.unreachable,
@@ -162,6 +282,14 @@ class _Claimed:
     subject: str
     body: str
     attempts: int
+    order_id: str | None = None
+    html: str | None = None
+    lang: str | None = None
+    link_role: str | None = None
+    approval_id: int | None = None
+    # The link minted for this send: in memory only, never written anywhere.
+    token: str | None = field(default=None, repr=False)
+    urls: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 def retry_delay(settings: Settings, attempts: int) -> timedelta:
@@ -201,13 +329,13 @@ def send_due(
             return _unreachable(db, settings, clock(), report, str(exc))
         handled: list[int] = []
         while len(handled) < limit:
-            claimed, won = _claim_next(db, clock(), handled)
+            claimed, result = _claim_next(db, settings, clock(), handled)
             if claimed is None:
                 break
             handled.append(claimed.id)
-            if not won:
+            if result is not None:  # skipped (another sender has it) or cancelled
                 report.outcomes.append(
-                    Outcome(claimed.id, claimed.recipient, Result.SKIPPED, claimed.attempts)
+                    Outcome(claimed.id, claimed.recipient, result, claimed.attempts)
                 )
                 continue
             try:
@@ -257,7 +385,9 @@ def _deliver(mailer: SmtpMailer, settings: Settings, claimed: _Claimed, now: dat
             dedupe_key=claimed.dedupe_key,
             recipient=claimed.recipient,
             subject=claimed.subject,
-            body=claimed.body,
+            body=fill_links(claimed.body, claimed.urls, html=False),
+            html=None if claimed.html is None else fill_links(claimed.html, claimed.urls, True),
+            lang=claimed.lang,
             date=now,
         )
     except (ValueError, LookupError) as exc:
@@ -277,37 +407,148 @@ def _due_count(db: Database, now: datetime) -> int:
         return session.scalar(select(func.count()).select_from(OutboxEmail).where(*_due(now))) or 0
 
 
-def _claim_next(db: Database, now: datetime, exclude: list[int]) -> tuple[_Claimed | None, bool]:
-    """Take the oldest due message not yet handled in this run: (message, won the claim).
+def fill_links(text: str, urls: dict[str, str], html: bool) -> str:
+    """The message text with its link placeholders replaced (escaped for HTML); a
+    placeholder without a link (none was minted) is an error, not a dead button."""
+    for action in LINK_ACTIONS:
+        mark = placeholder(action)
+        if mark in text:
+            if action not in urls:
+                raise ValueError(f"the message needs a {action} link and has none")
+            text = text.replace(mark, html_escape(urls[action]) if html else urls[action])
+    return text
+
+
+_COLUMNS = (
+    OutboxEmail.id,
+    OutboxEmail.dedupe_key,
+    OutboxEmail.recipient,
+    OutboxEmail.subject,
+    OutboxEmail.body,
+    OutboxEmail.attempts,
+    OutboxEmail.order_id,
+    OutboxEmail.html,
+    OutboxEmail.lang,
+    OutboxEmail.link_role,
+    OutboxEmail.approval_id,
+)
+
+
+def _claim_next(
+    db: Database, settings: Settings, now: datetime, exclude: list[int]
+) -> tuple[_Claimed | None, Result | None]:
+    """Take the oldest due message not yet handled in this run: (message, None) when this
+    sender owns it now, (message, SKIPPED) when another claimed it first, (message,
+    CANCELLED) when it turned out obsolete.
 
     `SKIP LOCKED` lets two PostgreSQL senders pass each other instead of queueing on one
     row (SQLite ignores it: `BEGIN IMMEDIATE` already serialises the writers); the
-    conditional UPDATE is what guarantees a single owner on every database.
+    conditional UPDATE is what guarantees a single owner on every database. A message with
+    a link gets it minted next, in its own transaction (`_mint`), so a link exists only
+    for a message a sender owns.
     """
     with db.write() as session:
         row = session.execute(
-            select(
-                OutboxEmail.id,
-                OutboxEmail.dedupe_key,
-                OutboxEmail.recipient,
-                OutboxEmail.subject,
-                OutboxEmail.body,
-                OutboxEmail.attempts,
-            )
+            select(*_COLUMNS)
             .where(*_due(now), OutboxEmail.id.not_in(exclude))
             .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
             .limit(1)
             .with_for_update(skip_locked=True)
         ).first()
         if row is None:
-            return None, False
+            return None, None
+        claimed = _Claimed(*row)
         claim = session.execute(
             update(OutboxEmail)
             .where(OutboxEmail.id == row.id, OutboxEmail.status == OutboxStatus.PENDING.value)
             .values(status=OutboxStatus.SENDING.value, claimed_at=now)
             .execution_options(synchronize_session=False)
         )
-        return _Claimed(*row), claim.rowcount == 1
+        if claim.rowcount != 1:
+            return claimed, Result.SKIPPED
+    if claimed.link_role is None:
+        return claimed, None
+    with db.write() as session:
+        minted = _mint(session, settings, claimed, now)
+        if isinstance(minted, str):
+            session.execute(
+                update(OutboxEmail)
+                .where(OutboxEmail.id == claimed.id)
+                .values(status=OutboxStatus.CANCELLED.value, cancelled_reason=minted[:255])
+                .execution_options(synchronize_session=False)
+            )
+            return claimed, Result.CANCELLED
+        return minted, None
+
+
+def _mint(session: Session, settings: Settings, claimed: _Claimed, now: datetime) -> _Claimed | str:
+    """The claimed message with its link minted (valid until the order's deadline), or
+    why it must not be sent after all: a last check that the link's person still holds
+    that role on an open order, whatever path changed it (an import can change an
+    order's provisioning e-mail).
+
+    The order's row lock comes first, as in every workflow action (which locks the order,
+    then cancels its e-mails, then revokes its links): a change that made the message
+    obsolete since the claim has committed by then and left its reason on the row, and
+    one that comes later finds the new link and revokes it. Taking the locks in the other
+    order (the outbox row held while waiting for the order) deadlocks on PostgreSQL.
+    """
+    # Imported here: the deadline policy lives with the workflow, which imports the outbox.
+    from provisioning.orders.deadlines import DeadlinePolicy
+
+    role = LinkRole(claimed.link_role)
+    order = session.get(Order, claimed.order_id, with_for_update=True) if claimed.order_id else None
+    if order is None:
+        return "not sent: its order no longer exists"
+    obsolete = session.scalar(
+        select(OutboxEmail.cancelled_reason).where(OutboxEmail.id == claimed.id)
+    )
+    if obsolete is not None:  # cancelled while it was being claimed: it was stopped after all
+        return obsolete.removesuffix(IN_FLIGHT_NOTE)
+    if OrderState(order.state) in (OrderState.COMPLETE, OrderState.EXPIRED, OrderState.HISTORY):
+        return f"not sent: the order is {order.state.replace('_', ' ')}"
+    holder = {
+        LinkRole.CONTACT: order.provisioning_email,
+        LinkRole.DELEGATE: order.delegate_email,
+    }.get(role, claimed.recipient)
+    if holder != claimed.recipient:
+        return f"not sent: the order's {role.value} is no longer {claimed.recipient}"
+    if role is LinkRole.APPROVER:
+        approval = session.get(OrgApproval, claimed.approval_id) if claimed.approval_id else None
+        if approval is None or approval.status != ApprovalStatus.PENDING.value:
+            return "not sent: the approval request was answered or withdrawn"
+    expires = DeadlinePolicy.from_settings(settings).deadline(order.placed_at)
+    if expires <= now:
+        return "not sent: the order's deadline has passed"
+    token = links.mint(
+        session,
+        order_id=order.order_id,
+        role=role,
+        email=claimed.recipient,
+        expires_at=expires,
+        approval_id=claimed.approval_id if role is LinkRole.APPROVER else None,
+        outbox_id=claimed.id,
+        now=now,
+    )
+    actions = ("approve", "decline") if role is LinkRole.APPROVER else ("open",)
+    urls = {a: links.url(settings.public_url, token, **LINK_ACTIONS[a]) for a in actions}
+    return replace(claimed, token=token, urls=urls)
+
+
+def _not_delivered(session: Session, claimed: _Claimed, now: datetime) -> None:
+    """The link minted for a send the server did not take is revoked at once: nobody
+    received it, and the next attempt mints its own."""
+    if claimed.token is None:
+        return
+    session.execute(
+        update(OrderLink)
+        .where(
+            OrderLink.token_hash == links.token_hash(claimed.token),
+            OrderLink.revoked_at.is_(None),
+        )
+        .values(revoked_at=now, revoked_reason="not delivered")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _record_sent(db: Database, claimed: _Claimed, now: datetime) -> Outcome:
@@ -335,20 +576,26 @@ def _record_failure(
     attempts = claimed.attempts + 1
     error = error[:_ERROR_CHARS]
     values: dict[str, Any] = {"attempts": attempts, "last_error": error}
-    if permanent or attempts >= settings.outbox_max_attempts:
-        values["status"] = OutboxStatus.FAILED.value
-        outcome = Outcome(claimed.id, claimed.recipient, Result.FAILED, attempts, error)
-    else:
-        retry_at = now + retry_delay(settings, attempts)
-        values |= {"status": OutboxStatus.PENDING.value, "next_attempt_at": retry_at}
-        outcome = Outcome(claimed.id, claimed.recipient, Result.RETRY, attempts, error, retry_at)
     with db.write() as session:
+        if _obsoleted_in_flight(session, claimed):
+            values["status"] = OutboxStatus.CANCELLED.value
+            outcome = Outcome(claimed.id, claimed.recipient, Result.CANCELLED, attempts, error)
+        elif permanent or attempts >= settings.outbox_max_attempts:
+            values["status"] = OutboxStatus.FAILED.value
+            outcome = Outcome(claimed.id, claimed.recipient, Result.FAILED, attempts, error)
+        else:
+            retry_at = now + retry_delay(settings, attempts)
+            values |= {"status": OutboxStatus.PENDING.value, "next_attempt_at": retry_at}
+            outcome = Outcome(
+                claimed.id, claimed.recipient, Result.RETRY, attempts, error, retry_at
+            )
         session.execute(
             update(OutboxEmail)
             .where(OutboxEmail.id == claimed.id, OutboxEmail.status == OutboxStatus.SENDING.value)
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+        _not_delivered(session, claimed, now)
     return outcome
 
 
@@ -357,16 +604,31 @@ def _release(
 ) -> None:
     """Give back a claimed message that never reached the server (no attempt used)."""
     with db.write() as session:
+        obsolete = _obsoleted_in_flight(session, claimed)
         session.execute(
             update(OutboxEmail)
             .where(OutboxEmail.id == claimed.id, OutboxEmail.status == OutboxStatus.SENDING.value)
             .values(
-                status=OutboxStatus.PENDING.value,
+                status=(OutboxStatus.CANCELLED if obsolete else OutboxStatus.PENDING).value,
                 next_attempt_at=now + retry_delay(settings, 1),
                 last_error=error[:_ERROR_CHARS],
             )
             .execution_options(synchronize_session=False)
         )
+        _not_delivered(session, claimed, now)
+
+
+def _obsoleted_in_flight(session: Session, claimed: _Claimed) -> bool:
+    """Was the message made obsolete while it was being sent (`cancel_obsolete`)? Then an
+    attempt that did not get through is its last.
+
+    Locks the outbox row before the link's (`_not_delivered`), in the order a workflow
+    action's `cancel_obsolete` and `links.revoke` take them, so the two cannot deadlock.
+    """
+    reason = session.scalar(
+        select(OutboxEmail.cancelled_reason).where(OutboxEmail.id == claimed.id).with_for_update()
+    )
+    return reason is not None
 
 
 def _unreachable(
@@ -417,6 +679,9 @@ def _row(email: OutboxEmail, stuck_before: datetime) -> dict[str, Any]:
         "claimed_at": email.claimed_at,
         "sent_at": email.sent_at,
         "dedupe_key": email.dedupe_key,
+        "cancelled_reason": email.cancelled_reason,
+        "lang": email.lang,
+        "link_role": email.link_role,
     }
 
 
@@ -527,6 +792,10 @@ def _not_retryable(
     value = str(email_id)
     if email is None:
         return FieldError("ID", "no such e-mail", value=value)
+    if email.cancelled_reason is not None:
+        return FieldError(
+            "ID", f"obsolete, never to be sent again: {email.cancelled_reason}", value=value
+        )
     if email.status == OutboxStatus.SENT.value:
         return FieldError("ID", f"already sent at {_when(email.sent_at)}", value=value)
     if email.status == OutboxStatus.PENDING.value:
@@ -550,7 +819,10 @@ def _when(moment: datetime | None) -> str:
 
 
 def _locked(session: Session, ids: list[int] | None, status: OutboxStatus) -> list[OutboxEmail]:
-    statement = select(OutboxEmail).where(OutboxEmail.status == status.value)
+    # An e-mail made obsolete while it was being sent is never put back in the queue.
+    statement = select(OutboxEmail).where(
+        OutboxEmail.status == status.value, OutboxEmail.cancelled_reason.is_(None)
+    )
     if ids is not None:
         statement = statement.where(OutboxEmail.id.in_(ids))
     return list(session.scalars(statement.order_by(OutboxEmail.id).with_for_update()))

@@ -1,5 +1,5 @@
 """Who is signed in, and the admin's account list: the app's side of
-`provisioning.access.accounts`.
+`provisioning.access.accounts` and of the sign-in sessions (`provisioning.access.sessions`).
 
 Sign-in answers are never cached: the failed-attempt count lives in the database and must
 see every attempt. The account list is small and changes with every admin action, so it
@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+import streamlit as st
 
-from dashboard.data import checked_database, current_database
+from dashboard.data import checked_database, current_database, database_url, settings
 from dashboard.i18n import _, fmt_datetime, label
 from provisioning import i18n
-from provisioning.access import Actor, Permission, accounts
+from provisioning.access import Actor, Permission, accounts, sessions
 from provisioning.errors import InvalidInput
 from provisioning.i18n import N_
 
@@ -51,6 +52,59 @@ def still_enabled(actor: Actor) -> Actor | None:
         return accounts.actor_for(current_database(), actor.email)
     except InvalidInput:
         return None
+
+
+@st.cache_resource(show_spinner=False)
+def _cookie_key(url: str) -> bytes:  # keyed by the database it is kept in
+    return sessions.signing_key(current_database(), settings().session_secret)
+
+
+def cookie_key() -> bytes:
+    """The key signing the sign-in cookie (the setting, else the database's own)."""
+    return _cookie_key(database_url())
+
+
+def start_session(actor: Actor, client: str | None) -> sessions.Started:
+    """The server-side session of a password sign-in (its browser gets the cookie)."""
+    return sessions.start(current_database(), actor, hours=settings().session_hours, client=client)
+
+
+def live_session(session_id: int) -> sessions.Current | None:
+    """The tab's session as it stands now; None once it ended (never cached)."""
+    return sessions.current(current_database(), session_id)
+
+
+def cookie_session(cookie: str | None) -> sessions.Current | None:
+    """The live session behind the browser's cookie (a reload, a new tab), if any."""
+    if not cookie:
+        return None
+    return sessions.from_cookie(current_database(), cookie, cookie_key())
+
+
+def end_session(session_id: int) -> None:
+    """Sign-out: the tab's session ends for every tab of the browser."""
+    sessions.end(current_database(), session_id=session_id)
+
+
+def session_rows(url: str, viewer: Actor) -> list[sessions.SessionRow]:
+    db = checked_database(url, viewer, Permission.MANAGE_ACCOUNTS)
+    return sessions.list_sessions(db, viewer)
+
+
+def sessions_frame(rows: list[sessions.SessionRow]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                _("Session"): row.id,
+                _("E-mail"): row.email,
+                _("Signed in"): fmt_datetime(row.created_at),
+                _("Last seen"): fmt_datetime(row.last_seen_at),
+                _("Ends"): fmt_datetime(row.expires_at),
+                _("Browser"): row.client or "",
+            }
+            for row in rows
+        ]
+    )
 
 
 def account_rows(url: str, viewer: Actor) -> list[accounts.AccountRow]:

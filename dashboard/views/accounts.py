@@ -1,5 +1,5 @@
 """Accounts (admins): who may sign in, with which role; add one, disable or enable it,
-give it a new password.
+give it a new password; who is signed in (the live sign-in sessions), and end a session.
 
 A generated password is shown once, right after it was made, and never stored in a
 readable form: the admin passes it on. Every change is audited by the service.
@@ -16,6 +16,7 @@ from dashboard.data import accounts, operations
 from dashboard.i18n import _, label
 from provisioning import i18n
 from provisioning.access import accounts as service
+from provisioning.access import sessions
 from provisioning.states import Role
 
 PASSWORD_SHOWN_KEY = "accounts_new_password"
@@ -120,4 +121,50 @@ if rows:
             password=password,
             done=_("{email} has a new password.").format(email=chosen.email),
             on_success=show_once(chosen.email, password),
+        )
+
+st.subheader(_("Signed in now"))
+st.caption(
+    _(
+        "A sign-in lasts {hours} hours in its browser, across reloads and new tabs, unless it "
+        "ends sooner: signing out, disabling the account, a new password, or ending it here."
+    ).format(hours=data.settings().session_hours)
+)
+components.refusal_summary(operations.refusal("accounts_sessions"))
+live = accounts.session_rows(url, viewer)
+if not live:
+    st.info(_("Nobody is signed in with a password right now."), icon=":material/info:")
+else:
+    st.dataframe(accounts.sessions_frame(live), hide_index=True, key="accounts_sessions_table")
+    by_id = {row.id: row for row in live}
+    pick_col, one_col, all_col = st.columns([2, 1, 1], vertical_alignment="bottom")
+    picked = by_id[
+        pick_col.selectbox(
+            _("Session"),
+            list(by_id),
+            key="accounts_session_pick",
+            format_func=lambda sid: f"{sid} · {by_id[sid].email} · {by_id[sid].client or ''}",
+        )
+    ]
+    if one_col.button(_("End this session"), key="accounts_session_end", width="stretch"):
+        operations.perform(
+            "accounts_sessions",
+            sessions.revoke,
+            session_id=picked.id,
+            done=lambda ended: (
+                _("Session {session} of {email} ended: they must sign in again.")
+                if ended
+                else _("Session {session} had ended already.")
+            ).format(session=picked.id, email=picked.email),
+        )
+    if all_col.button(
+        _("End all sessions of this account"), key="accounts_sessions_end", width="stretch"
+    ):
+        operations.perform(
+            "accounts_sessions",
+            sessions.revoke,
+            email=picked.email,
+            done=lambda ended: _("Sessions of {email} ended: {count}.").format(
+                count=ended, email=picked.email
+            ),
         )

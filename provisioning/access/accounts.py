@@ -232,8 +232,7 @@ def actor_for(db: Database, email: str, field: str = "actor") -> Actor:
                 f"this account was disabled on {account.disabled_at:%Y-%m-%d}",
                 value=address,
             ),
-            summary="an admin can enable it again with `onboard users enable`; "
-            "nothing was changed",
+            summary="an admin can enable it again with `onboard users enable`; nothing was changed",
         )
     return _actor(account)
 

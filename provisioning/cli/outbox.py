@@ -32,6 +32,7 @@ _LIST_COLUMNS = [
     "attempts",
     "next_attempt_at",
     "last_error",
+    "cancelled_reason",
 ]
 _TABLE_TEXT = 60  # long SMTP answers are cut in tables; json shows them whole
 
@@ -76,8 +77,11 @@ def outbox_send(ctx: CliContext, limit: int, every: float | None, fmt: str) -> N
     is tried again at the next run, and SIGTERM or Ctrl-C ends it with exit 0 once the
     current run is done.
 
+    An e-mail that turned obsolete before it was sent (its order moved on, its person
+    changed) is cancelled instead, with the reason (`outbox list --status cancelled`).
+
     JSON keys (one object per run; jsonl: one line each): sent, retried, failed, skipped,
-    postponed, remaining (still due: the --limit was reached), unreachable (null or why),
+    cancelled, postponed, remaining (still due: the --limit was reached), unreachable (null or why),
     outcomes (id, recipient, result, attempts, error, next_attempt_at).
     """
     if every is None:
@@ -133,6 +137,8 @@ def _show(report: outbox.SendReport, fmt: str) -> None:
         f"sent {report.sent}, retried {report.retried}, failed {report.failed}, "
         f"skipped {report.skipped}, postponed {report.postponed}"
     )
+    if report.cancelled:
+        summary += f", cancelled {report.cancelled} (obsolete: outbox list --status cancelled)"
     if report.remaining:
         summary += f"; {report.remaining} more due (run again or raise --limit)"
     click.echo(summary)
@@ -160,10 +166,14 @@ def outbox_list(ctx: CliContext, status: str | None, order_id: str | None, fmt: 
     """List queued and sent e-mails, oldest first, with their attempts and last SMTP error.
 
     `stuck` marks an e-mail left in `sending` by a sender that stopped mid-send; it is
-    never re-sent by itself (`onboard outbox retry ID` does, on purpose).
+    never re-sent by itself (`onboard outbox retry ID` does, on purpose). A `cancelled`
+    e-mail was made obsolete before it was sent (a new contact, an answered approval, a
+    complete order, …) and says why in `cancelled_reason`; an e-mail a sender had already
+    taken when that happened could not be stopped and says so there too.
 
     JSON keys: id, status, stuck, kind, order_id, recipient, subject, attempts,
-    next_attempt_at, last_error, created_at, claimed_at, sent_at, dedupe_key.
+    next_attempt_at, last_error, created_at, claimed_at, sent_at, dedupe_key,
+    cancelled_reason, lang, link_role.
     """
     rows = outbox.list_messages(
         ctx.db,
@@ -177,6 +187,7 @@ def outbox_list(ctx: CliContext, status: str | None, order_id: str | None, fmt: 
                 **row,
                 "status": "sending (stuck)" if row["stuck"] else row["status"],
                 "last_error": _cut(row["last_error"]),
+                "cancelled_reason": _cut(row["cancelled_reason"]),
             }
             for row in rows
         )

@@ -1,4 +1,5 @@
-"""`onboard users add|list|disable|enable|reset-password`: the built-in accounts.
+"""`onboard users add|list|disable|enable|reset-password|sessions|end-sessions`: the
+built-in accounts, and who is signed in to the app.
 
 An admin account acts (`--actor`); on a fresh installation with no enabled admin yet, the
 first `users add … --role admin` needs none (the bootstrap). A new password is generated and shown
@@ -12,7 +13,7 @@ import sys
 
 import click
 
-from provisioning.access import accounts
+from provisioning.access import accounts, sessions
 from provisioning.cli.app import (
     CliContext,
     actor_option,
@@ -27,6 +28,7 @@ from provisioning.errors import FieldError, InvalidInput
 from provisioning.states import Role
 
 _COLUMNS = ["email", "name", "role", "partner_id", "sign_in", "disabled", "last_sign_in_at"]
+_SESSION_COLUMNS = ["id", "email", "created_at", "last_seen_at", "expires_at", "client"]
 
 
 @cli.group()
@@ -125,6 +127,35 @@ def users_reset_password(
     click.echo(f"new password for {email} set")
     if not password_stdin:
         click.echo(f"password (shown once): {password}")
+
+
+@users.command("sessions")
+@click.argument("email", required=False)
+@actor_option
+@format_option("table", "json", "jsonl")
+@pass_ctx
+@handle_errors
+def users_sessions(ctx: CliContext, email: str | None, actor: str | None, fmt: str) -> None:
+    """The live sign-in sessions of the app (of one account), newest first."""
+    rows = sessions.list_sessions(ctx.db, resolve_actor(ctx, actor), email)
+    emit_rows((row.to_dict() for row in rows), fmt, _SESSION_COLUMNS)
+
+
+@users.command("end-sessions")
+@click.argument("target", metavar="EMAIL|SESSION_ID")
+@actor_option
+@pass_ctx
+@handle_errors
+def users_end_sessions(ctx: CliContext, target: str, actor: str | None) -> None:
+    """End every sign-in session of an account, or one session by its id (from `users
+    sessions`): the browser must sign in again at its next click. Audited."""
+    acting = resolve_actor(ctx, actor)
+    if target.strip().isdigit():
+        ended = sessions.revoke(ctx.db, acting, session_id=int(target))
+        click.echo(f"ended session {target.strip()}" if ended else f"session {target} had ended")
+        return
+    ended = sessions.revoke(ctx.db, acting, email=target)
+    click.echo(f"ended {ended} session(s) of {target}")
 
 
 def _password(from_stdin: bool) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import bindparam, delete, exists, insert, select, update
 from sqlalchemy.engine import Connection
 
 from matching.normalize import name_key, name_token
@@ -23,8 +23,8 @@ from provisioning.dataset.importer import ImportReport, load_dataset
 from provisioning.db import Database
 from provisioning.demo.world import DECIDED_STATES, OrderPlan, WorldParams, generate_world
 from provisioning.errors import Conflict
-from provisioning.models import AuditEvent, Order, OrderService, Org
-from provisioning.states import Decision, OrderState
+from provisioning.models import AuditEvent, Order, OrderService, Org, OutboxEmail
+from provisioning.states import Decision, OrderState, OutboxStatus
 
 AUDIT_ACTION = "demo.generate"
 
@@ -100,6 +100,7 @@ def _apply_plans(conn: Connection, plans: list[OrderPlan], now: datetime, actor:
             .values(version=orders.c.version + 1, updated_at=now)
         )
         conn.execute(statement, rows)
+        _welcomes_sent_long_ago(conn, [p.order_id for p in open_plans if p.state is not _NEW])
     services = OrderService.__table__
     service_rows = [
         {"key": plan.order_id, "svc": service, "state": state.value}
@@ -113,6 +114,30 @@ def _apply_plans(conn: Connection, plans: list[OrderPlan], now: datetime, actor:
             .values(state=bindparam("state"), updated_at=now),
             service_rows,
         )
+
+
+_NEW = OrderState.AWAITING_INTENT
+
+
+def _welcomes_sent_long_ago(conn: Connection, order_ids: list[str]) -> None:
+    """The import queued a welcome for every open order; an order the demo moves past
+    awaiting intent had its welcome long ago, before the desk's records begin (someone
+    already answered it), so that queued e-mail is dropped, in the same transaction:
+    sending it now, with a fresh link, would write to a person who already acted, and
+    recording it as sent would claim a delivery the outbox never made. The demo's orders
+    still awaiting intent keep their welcome queued: `outbox send` delivers it, link and
+    all."""
+    if not order_ids:
+        return
+    outbox = OutboxEmail.__table__
+    conn.execute(
+        delete(outbox).where(
+            outbox.c.order_id == bindparam("key"),
+            outbox.c.kind == "welcome",
+            outbox.c.status == OutboxStatus.PENDING.value,
+        ),
+        [{"key": order_id} for order_id in order_ids],
+    )
 
 
 def _decision(plan: OrderPlan) -> str:

@@ -2,7 +2,7 @@
 
 from provisioning.models.accounts import Account
 from provisioning.models.base import Base, UTCDateTime, utcnow
-from provisioning.models.links import LinkFailure, OrderLink, SignInSession
+from provisioning.models.links import AppSecret, LinkFailure, OrderLink, SignInSession
 from provisioning.models.mapping import OrgApproval, PartnerAccess
 from provisioning.models.orders import Order, OrderLine, OrderService
 from provisioning.models.orgs import Member, Org, OrgDomain
@@ -12,6 +12,7 @@ from provisioning.models.setup import CallingLocation, MeetingsSite
 
 __all__ = [
     "Account",
+    "AppSecret",
     "AuditEvent",
     "Base",
     "BlindReview",

@@ -1,5 +1,5 @@
 """Credentials that are not passwords: order links sent by e-mail, and the server-side
-sessions behind a signed-in person's cookie.
+sessions behind a signed-in person's cookie (and the key that signs it, `AppSecret`).
 
 Both keep only a SHA-256 of their random token, so a copy of the database opens no order
 and signs nobody in. They are kept apart on purpose (two tables, two token prefixes): a
@@ -80,3 +80,14 @@ class SignInSession(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (Index(None, "account_email"),)
+
+
+class AppSecret(Base):
+    """A key the app generated for itself, kept where every app process finds it: the
+    sign-in cookie's signing key when `ONBOARD_SESSION_SECRET` is not set."""
+
+    __tablename__ = "app_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

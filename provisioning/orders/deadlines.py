@@ -102,8 +102,9 @@ def _sweep_one(
                 False,
             )
             session.flush()
+            superseded = emails.after_closed(session, order_id, OrderState.EXPIRED, now)
             emails.queue(session, emails.expired(order, deadline), order, "expired", now)
-            after = {**snapshot(order), "deadline": deadline}
+            after = {**snapshot(order), "deadline": deadline, **superseded}
             record(session, SWEEPER, Action.EXPIRE, order, before, after, now)
             report.expired.append(order_id)
             return

@@ -105,11 +105,13 @@ def set_intent(
             order.delegate_email = delegate
         _move(order, target, now)
         session.flush()
+        superseded: dict[str, object] = {}
         if delegate is not None:
+            superseded = emails.after_delegated(session, order_id, delegate, now)
             emails.queue(
                 session, emails.delegated(order, delegate), order, f"v{order.version}", now
             )
-        record(session, actor, action, order, before, snapshot(order), now)
+        record(session, actor, action, order, before, {**snapshot(order), **superseded}, now)
         return ActionResult(order_id, action.value, True, order.state)
 
 
@@ -124,10 +126,12 @@ def correct_email(
             return ActionResult(order_id, Action.CORRECT_EMAIL.value, False, order.state)
         require(Action.CORRECT_EMAIL, order.state, order_id)
         before = snapshot(order)
+        superseded = emails.after_contact_changed(session, order_id, order.provisioning_email, now)
         order.provisioning_email = address
         session.flush()
         emails.queue(session, emails.welcome(order), order, f"v{order.version}", now)
-        record(session, actor, Action.CORRECT_EMAIL, order, before, snapshot(order), now)
+        after = {**snapshot(order), **superseded}
+        record(session, actor, Action.CORRECT_EMAIL, order, before, after, now)
         return ActionResult(order_id, Action.CORRECT_EMAIL.value, True, order.state)
 
 
@@ -212,7 +216,13 @@ def map_org(
                 )
             )
             session.flush()
-            email = emails.approval_request(order, org.name, admin)
+            approval_id = session.scalars(
+                select(OrgApproval.id)
+                .where(OrgApproval.order_id == order_id)
+                .order_by(OrgApproval.id.desc())
+                .limit(1)
+            ).one()
+            email = emails.approval_request(order, org.name, admin, approval_id, actor.email)
             emails.queue(session, email, order, f"v{order.version}", now)
             record(session, actor, Action.MAP, order, before, snapshot(order), now)
             record(session, actor, Action.REQUEST_APPROVAL, order, None, {"admin": admin}, now)
@@ -257,13 +267,15 @@ def answer_approval(
             now,
             reason,
         )
+        superseded = emails.after_approval(session, order_id, last.id, done.value, now)
         if approve:
             org = session.get_one(Org, order.org_id)
             _take_effect(session, order, org, actor, now, new_org=False)
         else:
             _forget_org(order)
             _move(order, OrderState.AWAITING_ORG, now)
-        record(session, actor, action, order, before, {**snapshot(order), "reason": reason}, now)
+        after = {**snapshot(order), "reason": reason, **superseded}
+        record(session, actor, action, order, before, after, now)
         return ActionResult(order_id, action.value, True, order.state)
 
 
@@ -347,6 +359,7 @@ def unmap(
                 "a mapping with sites or locations cannot be reversed"
             )
         before = snapshot(order)
+        superseded = emails.after_unmapped(session, order_id, now)
         session.execute(
             update(OrgApproval)
             .where(OrgApproval.order_id == order_id, OrgApproval.status == ApprovalStatus.PENDING)
@@ -366,9 +379,8 @@ def unmap(
         _forget_org(order)
         order.customer_admin_email = None
         _move(order, OrderState.AWAITING_ORG, now)
-        record(
-            session, actor, Action.UNMAP, order, before, {**snapshot(order), "reason": reason}, now
-        )
+        after = {**snapshot(order), "reason": reason, **superseded}
+        record(session, actor, Action.UNMAP, order, before, after, now)
         return ActionResult(order_id, Action.UNMAP.value, True, order.state)
 
 

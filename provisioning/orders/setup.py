@@ -375,4 +375,6 @@ def _provisioned(
     if is_complete(s.state for s in _services(session, order.order_id)):
         order.state, order.state_changed_at = OrderState.COMPLETE.value, now
         order.at_risk = False
-        record(session, actor, Action.COMPLETE, order, None, {"state": order.state}, now)
+        superseded = emails.after_closed(session, order.order_id, OrderState.COMPLETE, now)
+        after = {"state": order.state, **superseded}
+        record(session, actor, Action.COMPLETE, order, None, after, now)

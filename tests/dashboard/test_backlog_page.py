@@ -21,7 +21,16 @@ from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
 from tests.dashboard.conftest import open_view
 
-TILES = ("Open", "Pending", "Delegated", "Configure later", "At risk", "Past SLA")
+TILES = (
+    "Open",
+    "Pending",
+    "Delegated",
+    "Configure later",
+    "At risk",
+    "Past SLA",
+    "Waiting on the customer",
+    "Waiting on support",
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +68,8 @@ def _expected(db: Database, sla_days: int = 14, where: BacklogFilter | None = No
         counts.configure_later,
         counts.at_risk,
         counts.past_sla,
+        counts.waiting_on_customer,
+        counts.waiting_on_support,
     )
     return {title: f"{n:,}" for title, n in zip(TILES, numbers, strict=True)}
 
@@ -165,6 +176,8 @@ def test_swedish_labels(demo: Database, monkeypatch: pytest.MonkeyPatch) -> None
         "Konfigurera senare",
         "I riskzonen",
         "Över SLA",
+        "Väntar på kunden",
+        "Väntar på supporten",
     ]
     figures = _figures(at)
     assert "Ålder på öppna beställningar" in figures

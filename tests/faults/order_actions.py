@@ -7,6 +7,7 @@ services left for later), one action per transaction, until LIMIT orders are don
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 from sqlalchemy import select
@@ -35,10 +36,8 @@ def work(url: str, limit: int) -> int:
                 orders.set_intent(db, order_id, "own-company", OPERATOR)
                 orders.create_org(db, order_id, f"Org of {order_id}", "Retail", "SE", OPERATOR)
                 for service in ("meetings", "calling"):
-                    try:
+                    with contextlib.suppress(InvalidInput):  # the order has no such service
                         orders.configure_later(db, order_id, service, OPERATOR)
-                    except InvalidInput:
-                        pass  # the order has no such service
             except Conflict:
                 continue  # an earlier, killed run left it further along
             done += 1

@@ -21,6 +21,7 @@ from provisioning.demo.world import WorldParams
 from provisioning.errors import InvalidInput, NotFound
 from provisioning.finder_source import SqlCandidateSource
 from provisioning.models import AuditEvent, Order
+from provisioning.states import LinkRole
 from tests.conftest import FIXTURES
 from tests.people import MANAGER
 
@@ -144,11 +145,13 @@ def test_every_recorded_action_and_record_type_has_a_label() -> None:
         "model.publish",
         "model.rollback",
         *(f"account.{verb}" for verb in ("add", "disable", "enable", "password", "locked")),
+        "finder.scored",
     }
     assert recorded <= set(audit.ACTIONS)
     entities = {"order", "model_version", "outbox_email", "dataset", "account"}
     assert entities == set(audit.ENTITY_TYPES)
-    assert {role.value for role in Role} | {"system"} == set(audit.ROLES)
+    people = {role.value for role in Role} | {role.value for role in LinkRole}
+    assert people | {"system"} == set(audit.ROLES)
 
 
 # --- matching diagnostics -------------------------------------------------------------

@@ -97,9 +97,17 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_sign_in_sessions_account_email"), "sign_in_sessions", ["account_email"]
     )
+    op.create_table(
+        "app_secrets",
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("value", sa.String(128), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_app_secrets")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("app_secrets")
     op.drop_table("sign_in_sessions")
     op.drop_table("link_failures")
     op.drop_table("order_links")
