@@ -88,36 +88,66 @@ def add_account(
     installation can create its first admin from the command line.
     `password` None makes a single sign-on account (it cannot sign in with a password).
     """
+    with db.write() as session:
+        return add_account_in(
+            session,
+            actor,
+            email,
+            role,
+            name=name,
+            partner_id=partner_id,
+            password=password,
+            now=now,
+        )
+
+
+def add_account_in(
+    session: Session,
+    actor: Actor | str | None,
+    email: str,
+    role: str,
+    *,
+    name: str | None = None,
+    partner_id: str | None = None,
+    password: str | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """`add_account` in the caller's transaction. A plain string `actor` is a deployment
+    job (the demo) that adds its accounts with the data it generates, all or nothing;
+    it is recorded with the role `system`."""
     now = now or utcnow()
     address = valid_email(email, "email")
     chosen = _role(role)
     errors = _account_errors(chosen, partner_id, password)
     if errors:
         raise InvalidInput(errors)
-    with db.write() as session:
-        creator = _creator(session, actor, chosen)
-        if chosen is Role.PARTNER_ADMIN and session.get(Org, partner_id) is None:
-            raise InvalidInput(FieldError("partner", "no such org", value=partner_id))
-        existing = session.get(Account, address)
-        if existing is not None:
-            if (existing.role, existing.partner_id) == (chosen.value, partner_id):
-                return False
-            raise InvalidInput(
-                FieldError("email", f"an account exists already, as {existing.role}")
-            )
-        account = Account(
-            email=address,
-            name=(name or "").strip() or address,
-            role=chosen.value,
-            partner_id=partner_id,
-            password_hash=_hasher.hash(password) if password else None,
-            failed_sign_ins=0,
-            created_at=now,
-            created_by=creator.email if creator else BOOTSTRAP,
-        )
-        session.add(account)
-        _audit(session, creator, "account.add", address, None, _public(account), now)
+    creator = actor if isinstance(actor, str) else _creator(session, actor, chosen)
+    if chosen is Role.PARTNER_ADMIN and session.get(Org, partner_id) is None:
+        raise InvalidInput(FieldError("partner", "no such org", value=partner_id))
+    existing = session.get(Account, address)
+    if existing is not None:
+        if (existing.role, existing.partner_id) == (chosen.value, partner_id):
+            return False
+        raise InvalidInput(FieldError("email", f"an account exists already, as {existing.role}"))
+    account = Account(
+        email=address,
+        name=(name or "").strip() or address,
+        role=chosen.value,
+        partner_id=partner_id,
+        password_hash=_hasher.hash(password) if password else None,
+        failed_sign_ins=0,
+        created_at=now,
+        created_by=_who(creator),
+    )
+    session.add(account)
+    _audit(session, creator, "account.add", address, None, _public(account), now)
     return True
+
+
+def _who(creator: Actor | str | None) -> str:
+    if isinstance(creator, Actor):
+        return creator.email
+    return creator or BOOTSTRAP
 
 
 def has_admin(db: Database) -> bool:
@@ -357,14 +387,15 @@ def _public(account: Account) -> dict[str, Any]:
 
 def _audit(
     session: Session,
-    actor: Actor | None,
+    actor: Actor | str | None,
     action: str,
     email: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     now: datetime,
 ) -> None:
-    """Account changes join the audit trail; nobody signed in: the bootstrap or the lock."""
+    """Account changes join the audit trail; nobody signed in: the bootstrap, a deployment
+    job (a plain string) or the lock."""
     who: Actor | str = actor if actor else (BOOTSTRAP if action == "account.add" else email)
     session.add(audit.event(who, action, "account", email, before, after, now))
 

@@ -19,7 +19,6 @@ from provisioning.cli.app import (
 )
 from provisioning.cli.output import emit_object, emit_rows
 from provisioning.dataset import fields
-from provisioning.demo.accounts import create_demo_accounts
 from provisioning.demo.seed import create_demo, database_is_empty
 from provisioning.demo.world import WorldParams
 from provisioning.errors import FieldError, InvalidInput
@@ -86,8 +85,8 @@ def demo_command(
         params = WorldParams(orgs=orgs, seed=seed, now=_now(now_text))
     except ValueError as exc:
         raise InvalidInput(FieldError("demo", str(exc))) from None
-    report = create_demo(ctx.db, params, job_runner(ctx, actor), out_dir)
-    people = [asdict(a) for a in create_demo_accounts(ctx.db, params.now)]
+    report = create_demo(ctx.db, params, job_runner(ctx, actor), out_dir, with_accounts=True)
+    people = [asdict(a) for a in report.accounts]
     scored = refresh_matches(ctx.db, params.now) if score else 0
     files = [{"file": f.file, "rows": f.rows} for f in report.imported.files]
     if fmt == "json":

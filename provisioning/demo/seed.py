@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import bindparam, delete, exists, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from matching.normalize import name_key, name_token
 from matching.vocabulary import OrgStatus
 from provisioning.audit import SYSTEM
 from provisioning.dataset.importer import ImportReport, load_dataset
 from provisioning.db import Database
+from provisioning.demo import records
+from provisioning.demo.accounts import DemoAccount, demo_accounts_in
 from provisioning.demo.world import DECIDED_STATES, OrderPlan, WorldParams, generate_world
 from provisioning.errors import Conflict
 from provisioning.models import AuditEvent, Order, OrderService, Org, OutboxEmail
@@ -34,6 +37,7 @@ class DemoReport:
     imported: ImportReport
     orders_by_state: dict[str, int]
     plans: list[OrderPlan]
+    accounts: list[DemoAccount] = field(default_factory=list)  # with their passwords, once
 
 
 def database_is_empty(db: Database) -> bool:
@@ -42,9 +46,16 @@ def database_is_empty(db: Database) -> bool:
 
 
 def create_demo(
-    db: Database, params: WorldParams, actor: str, out_dir: Path | None = None
+    db: Database,
+    params: WorldParams,
+    actor: str,
+    out_dir: Path | None = None,
+    *,
+    with_accounts: bool = False,
 ) -> DemoReport:
-    """Generate the world (into `out_dir` too, when given) and load it into an empty database."""
+    """Generate the world (into `out_dir` too, when given) and load it into an empty
+    database, with one account per role when `with_accounts`: all in one transaction, so
+    a refusal at any point leaves the database as it was."""
     if not database_is_empty(db):
         raise Conflict("the database already holds orgs; the demo only fills an empty database")
     with tempfile.TemporaryDirectory(prefix="onboard-demo-") as scratch:
@@ -52,8 +63,14 @@ def create_demo(
         world = generate_world(params, directory)
         with db.write_connection() as conn:
             imported = load_dataset(conn, directory, actor, now=params.now)
-            _apply_plans(conn, world.plans, params.now, actor)
-            states = Counter(plan.state.value for plan in world.plans)
+            with Session(bind=conn) as session:
+                plans = records.reachable(session, world.plans)
+            _apply_plans(conn, plans, params.now, actor)
+            with Session(bind=conn) as session:
+                records.leave_records(session, plans, params.now, actor)
+                people = demo_accounts_in(session, params.now, actor) if with_accounts else []
+                session.flush()
+            states = Counter(plan.state.value for plan in plans)
             conn.execute(
                 insert(AuditEvent.__table__).values(
                     at=params.now,
@@ -66,7 +83,7 @@ def create_demo(
                 )
             )
     db.refresh_statistics()
-    return DemoReport(imported, dict(sorted(states.items())), world.plans)
+    return DemoReport(imported, dict(sorted(states.items())), plans, people)
 
 
 def _apply_plans(conn: Connection, plans: list[OrderPlan], now: datetime, actor: str) -> None:

@@ -636,6 +636,10 @@ class _World:
                 )
             else:
                 setup[service] = ServiceState.PENDING
+        if state is OrderState.COMPLETE and ServiceState.CUSTOMER_SELF_SETUP in setup.values():
+            # Handed to the customer: open until they finish (complete means every
+            # service provisioned), as the services leave it.
+            state = OrderState.ORG_MAPPED
         if state is OrderState.ORG_MAPPED and all(
             s is ServiceState.PROVISIONED for s in setup.values()
         ):

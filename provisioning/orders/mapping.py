@@ -202,7 +202,7 @@ def map_org(
             Decision.ACCEPTED if recommended == org_id else Decision.CHOSE_OTHER
         ).value
         order.decided_by, order.decided_at = actor.email, now
-        admin = _approver(session, order, org)
+        admin = approver_for(session, order, org)
         if admin is not None:
             _move(order, OrderState.AWAITING_APPROVAL, now)
             session.add(
@@ -445,7 +445,7 @@ def _recommendation(session: Session, order: Order, now: datetime) -> str | None
     return result.recommended_org_id
 
 
-def _approver(session: Session, order: Order, org: Org) -> str | None:
+def approver_for(session: Session, order: Order, org: Org) -> str | None:
     """The administrator to ask before attaching to `org`, or None when no one need be.
 
     Asked: orgs with 100+ members or a verified/claimed domain. Not asked: orgs the

@@ -116,3 +116,113 @@ def test_cli_import_export_and_exit_codes(database_url: str, tmp_path: Path) -> 
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(Org)) == 7
     db.dispose()
+
+
+def test_a_refused_demo_writes_nothing_and_a_demo_after_an_admin_works(
+    database_url: str,
+) -> None:
+    """An installation whose first admin was added before the demo: the demo adds its
+    accounts as the job it is. An account the demo would clash with refuses the whole
+    demo, and then nothing at all was written."""
+    code, _, err = run(database_url, "users", "add", "ops@x.example", "--role", "admin")
+    assert code == 0, err
+    code, _, err = run(
+        database_url,
+        "users",
+        "add",
+        "operator@desk.example",
+        "--role",
+        "analyst",
+        "--actor",
+        "ops@x.example",
+    )
+    assert code == 0, err
+    db = Database(database_url)
+    try:
+        before = _table_counts(db)
+        code, _, err = run(database_url, "demo", "--orgs", "50", "--no-score")
+        assert code == 2 and "nothing was changed" in err and "an account exists already" in err
+        assert _table_counts(db) == before  # nothing was changed, truly
+
+        code, _, err = run(database_url, "users", "add", "fresh@x.example", "--role", "admin")
+        assert code == 2  # an admin exists: the bootstrap is over
+    finally:
+        db.dispose()
+
+
+def test_the_demo_adds_its_accounts_beside_an_existing_admin(database_url: str) -> None:
+    assert run(database_url, "users", "add", "ops@x.example", "--role", "admin")[0] == 0
+    code, out, err = run(database_url, "demo", "--orgs", "50", "--no-score", "--format", "json")
+    assert code == 0, err
+    assert {a["email"] for a in json.loads(out)["accounts"]} >= {
+        "admin@desk.example",
+        "operator@desk.example",
+    }
+    db = Database(database_url)
+    try:
+        with db.read() as session:
+            creators = set(
+                session.scalars(select(AuditEvent.role).where(AuditEvent.action == "account.add"))
+            )
+        assert creators == {"system"}  # the bootstrap admin, then the demo job's accounts
+    finally:
+        db.dispose()
+
+
+def _table_counts(db: Database) -> dict[str, int]:
+    from provisioning.models import Base
+
+    with db.read() as session:
+        return {
+            name: session.scalar(select(func.count()).select_from(table)) or 0
+            for name, table in Base.metadata.tables.items()
+        }
+
+
+def test_every_demo_state_is_one_the_services_reach_and_continue_from(db: Database) -> None:
+    """Waiting orders have their pending approval request; mapped and complete orders
+    have what mapping and setup leave behind (the mapping time, the partner's role,
+    Meetings sites, the Calling location, the customer's administrator)."""
+    from provisioning import orders
+    from provisioning.models import CallingLocation, MeetingsSite, OrgApproval, PartnerAccess
+    from tests.people import OPERATOR
+
+    create_demo(db, WorldParams(orgs=1500, seed=4, now=NOW), "demo@example.com")
+    with db.read() as session:
+        waiting = session.scalars(
+            select(Order.order_id).where(Order.state == OrderState.AWAITING_APPROVAL)
+        ).all()
+        pending = set(
+            session.scalars(select(OrgApproval.order_id).where(OrgApproval.status == "pending"))
+        )
+        mapped = session.scalars(
+            select(Order).where(Order.state.in_([OrderState.ORG_MAPPED, OrderState.COMPLETE]))
+        ).all()
+        services = {(s.order_id, s.service): s.state for s in session.scalars(select(OrderService))}
+        sites = {s.order_id for s in session.scalars(select(MeetingsSite))}
+        locations = {c.order_id for c in session.scalars(select(CallingLocation))}
+        roles = {(p.org_id, p.partner_id) for p in session.scalars(select(PartnerAccess))}
+    assert waiting and set(waiting) == pending
+    assert mapped and all(o.mapped_at is not None for o in mapped)
+    for order in mapped:
+        provisioned = {
+            svc
+            for (oid, svc), st in services.items()
+            if oid == order.order_id and st == "provisioned"
+        }
+        assert ("meetings" in provisioned) == (order.order_id in sites), order.order_id
+        assert ("calling" in provisioned) == (order.order_id in locations), order.order_id
+        if order.intent == "customer":
+            assert (order.org_id, order.partner_id) in roles, order.order_id
+        handed = any(
+            st == "customer_self_setup"
+            for (oid, _), st in services.items()
+            if oid == order.order_id
+        )
+        assert handed == (order.customer_admin_email is not None), order.order_id
+        assert order.state != OrderState.COMPLETE or not handed
+    # The real services continue from each waiting order: approve one, decline another.
+    assert orders.answer_approval(db, waiting[0], True, OPERATOR).state == "org_mapped"
+    if len(waiting) > 1:
+        declined = orders.answer_approval(db, waiting[1], False, OPERATOR, reason="not theirs")
+        assert declined.state == "awaiting_org"

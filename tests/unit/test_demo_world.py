@@ -127,3 +127,23 @@ def test_knobs_change_the_world(tmp_path: Path) -> None:
 def test_invalid_knobs_are_refused_by_name(knob: str, value: float) -> None:
     with pytest.raises(ValueError, match=knob):
         WorldParams(**{knob: value})  # type: ignore[arg-type]
+
+
+def test_every_demo_country_has_a_main_office_the_calling_form_accepts() -> None:
+    """A provisioned Calling service in the demo has the location the form would have
+    saved; its address passes the same checks."""
+    from provisioning.demo.records import OFFICES
+    from provisioning.demo.world import COUNTRIES
+    from provisioning.rules.locations import validate_location
+
+    for country in COUNTRIES:
+        line, city, postal, state = OFFICES[country.code]
+        location = validate_location(
+            name="HQ",
+            country=country.code,
+            address_line1=line,
+            city=city,
+            postal_code=postal,
+            state_code=state,
+        )
+        assert location.country == country.code
