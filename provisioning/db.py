@@ -127,8 +127,15 @@ class Database:
     `read()` is a session for queries that never writes.
     """
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(
+        self, url: str, *, setup_deadline_days: int | None = None, **engine_kwargs: Any
+    ) -> None:
         self.url = normalize_url(url)
+        # The deployment's deadline (ONBOARD_SETUP_DEADLINE_DAYS), set by the entry points:
+        # with it, every order action refuses an order past its deadline at once, rather
+        # than only once the deadline sweep has expired it. None (library use, notebooks,
+        # tests): only the sweep applies deadlines.
+        self.setup_deadline_days = setup_deadline_days
         self.engine = make_engine(self.url, **engine_kwargs)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(

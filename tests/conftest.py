@@ -18,6 +18,11 @@ from sqlalchemy.engine import make_url
 from provisioning.db import Database, normalize_url
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# The fixtures' orders were placed on fixed days of 2026, and every order action refuses
+# an order past its deadline (30 days by default): without this, tests acting on them
+# "now" through the CLI or the app would start failing a month after those days. Tests
+# about deadlines set their own (or pass `setup_deadline_days` and a fixed `now`).
+os.environ.setdefault("ONBOARD_SETUP_DEADLINE_DAYS", "36500")
 POSTGRES_URL = os.environ.get("ONBOARD_TEST_POSTGRES_URL", "")
 REQUIRE_POSTGRES = os.environ.get("ONBOARD_REQUIRE_POSTGRES") == "1"
 

@@ -27,7 +27,7 @@ from provisioning.settings import Settings
 
 @st.cache_resource(show_spinner=False)
 def database(url: str) -> Database:
-    db = Database(url)
+    db = Database(url, setup_deadline_days=settings().setup_deadline_days)
     db.ensure_schema()
     return db
 

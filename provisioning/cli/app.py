@@ -33,7 +33,10 @@ class CliContext:
     def db(self) -> Database:
         """The database, migrated on first use: any command on an empty one creates it."""
         if self._db is None:
-            self._db = Database(self.settings.database_url)
+            self._db = Database(
+                self.settings.database_url,
+                setup_deadline_days=self.settings.setup_deadline_days,
+            )
             self._db.ensure_schema()
         return self._db
 

@@ -90,7 +90,7 @@ def set_intent(
         raise InvalidInput(FieldError("email", "only an order delegated to someone takes one"))
     target = OrderState.DELEGATED if chosen is Intent.DELEGATE else OrderState.AWAITING_ORG
     action = Action.DELEGATE if chosen is Intent.DELEGATE else Action.INTENT
-    with locked_order(db, order_id, actor) as (session, order):
+    with locked_order(db, order_id, actor, now) as (session, order):
         if chosen is Intent.CUSTOMER and order.partner_id is None:
             raise InvalidInput(
                 FieldError("intent", "only an order placed by a partner can be for a customer")
@@ -121,7 +121,7 @@ def correct_email(
     """Fix a mistyped provisioning e-mail before mapping, and re-send the welcome to it."""
     actor, now = authorize(actor, Permission.RESOLVE_ORDERS), now or utcnow()
     address = valid_email(email, "email")
-    with locked_order(db, order_id, actor) as (session, order):
+    with locked_order(db, order_id, actor, now) as (session, order):
         if order.provisioning_email == address:
             return ActionResult(order_id, Action.CORRECT_EMAIL.value, False, order.state)
         require(Action.CORRECT_EMAIL, order.state, order_id)
@@ -140,7 +140,7 @@ def resend_welcome(
 ) -> ActionResult:
     """Queue the welcome e-mail again, unless one to the same address is still unsent."""
     actor, now = authorize(actor, Permission.RESOLVE_ORDERS), now or utcnow()
-    with locked_order(db, order_id, actor) as (session, order):
+    with locked_order(db, order_id, actor, now) as (session, order):
         require(Action.RESEND_WELCOME, order.state, order_id)
         welcomes = select(OutboxEmail).where(
             OutboxEmail.order_id == order_id, OutboxEmail.kind == "welcome"
@@ -178,7 +178,7 @@ def map_org(
     """Attach the order to an existing org: the recommendation, another candidate or any
     org found by search. Waits for approval where the org is established."""
     actor, now = authorize(actor, Permission.RESOLVE_ORDERS), now or utcnow()
-    with locked_order(db, order_id, actor) as (session, order):
+    with locked_order(db, order_id, actor, now) as (session, order):
         org = session.get(Org, org_id)
         if org is None:
             raise InvalidInput(FieldError("org", "no such organization", value=org_id))
@@ -244,7 +244,7 @@ def answer_approval(
     decline sends the order back to the organization finder."""
     actor, now = authorize(actor, Permission.ANSWER_APPROVAL), now or utcnow()
     action = Action.APPROVE if approve else Action.DECLINE
-    with locked_order(db, order_id, actor) as (session, order):
+    with locked_order(db, order_id, actor, now) as (session, order):
         last = session.scalars(
             select(OrgApproval)
             .where(OrgApproval.order_id == order_id)
@@ -292,7 +292,7 @@ def create_org(
     vertical from the fixed list, country) and map the order to it."""
     actor, now = authorize(actor, Permission.RESOLVE_ORDERS), now or utcnow()
     name, country_code, vertical = _new_org_fields(name, industry, country)
-    with locked_order(db, order_id, actor) as (session, order):
+    with locked_order(db, order_id, actor, now) as (session, order):
         if order.new_org and order.org_id and OrderState(order.state) in _MAPPED:
             org = session.get_one(Org, order.org_id)
             if (org.name, org.industry, org.country) == (name, vertical, country_code):
@@ -343,7 +343,7 @@ def unmap(
     actor, now = authorize(actor, Permission.RESOLVE_ORDERS), now or utcnow()
     if not reason or not reason.strip():
         raise InvalidInput(FieldError("reason", "say why the mapping is reversed"))
-    with locked_order(db, order_id, actor) as (session, order):
+    with locked_order(db, order_id, actor, now) as (session, order):
         if order.state == OrderState.AWAITING_ORG and order.org_id is None:
             return ActionResult(order_id, Action.UNMAP.value, False, order.state)
         require(Action.UNMAP, order.state, order_id)

@@ -52,7 +52,7 @@ def set_up_meetings(
 ) -> ActionResult:
     """Create the order's Meetings sites with its licences split across them."""
     actor, now = authorize(actor, Permission.PROVISION), now or utcnow()
-    with locked_order(db, order_id, actor) as (session, order):
+    with locked_order(db, order_id, actor, now) as (session, order):
         service = _service(session, order, Service.MEETINGS)
         if service.state != ServiceState.PROVISIONED:
             require(Action.MEETINGS, order.state, order_id)
@@ -113,7 +113,7 @@ def set_up_calling(
     address, SIP address); the SIP address is pre-filled from the company name.
     """
     actor, now = authorize(actor, Permission.PROVISION), now or utcnow()
-    with locked_order(db, order_id, actor) as (session, order):
+    with locked_order(db, order_id, actor, now) as (session, order):
         service = _service(session, order, Service.CALLING)
         if service.state != ServiceState.PROVISIONED:
             require(Action.CALLING, order.state, order_id)
@@ -147,7 +147,7 @@ def configure_later(
 ) -> ActionResult:
     """Leave a service not provisioned, to be resumed later (workflow part 2)."""
     actor, now = authorize(actor, Permission.PROVISION), now or utcnow()
-    with locked_order(db, order_id, actor) as (session, order):
+    with locked_order(db, order_id, actor, now) as (session, order):
         service = _service(session, order, _service_name(service_name))
         if service.state == ServiceState.CONFIGURE_LATER:
             return ActionResult(order_id, Action.CONFIGURE_LATER.value, False, order.state)
@@ -172,7 +172,7 @@ def hand_to_customer(
     partner keeps its access to the org."""
     actor, now = authorize(actor, Permission.PROVISION), now or utcnow()
     admin = valid_email(admin_email, "admin_email")
-    with locked_order(db, order_id, actor) as (session, order):
+    with locked_order(db, order_id, actor, now) as (session, order):
         services = _services(session, order_id)
         open_services = [s for s in services if s.state != ServiceState.PROVISIONED]
         if (
@@ -222,7 +222,7 @@ def save_draft(
 ) -> ActionResult:
     """Keep a half-filled setup form, so the wizard resumes where a person stopped."""
     actor, now = authorize(actor, Permission.PROVISION), now or utcnow()
-    with locked_order(db, order_id, actor) as (session, order):
+    with locked_order(db, order_id, actor, now) as (session, order):
         service = _service(session, order, _service_name(service_name))
         if service.draft == draft:
             return ActionResult(order_id, Action.SAVE_DRAFT.value, False, order.state)

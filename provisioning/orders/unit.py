@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -23,8 +24,9 @@ from provisioning import audit
 from provisioning.access import Actor, limit_to
 from provisioning.db import Database
 from provisioning.errors import Conflict, NotFound
-from provisioning.models import Order
-from provisioning.orders.workflow import Action
+from provisioning.models import Order, OrderService
+from provisioning.models.base import utcnow
+from provisioning.orders.workflow import Action, holds_deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +51,14 @@ class ActionResult:
 
 @contextmanager
 def locked_order(
-    db: Database, order_id: str, actor: Actor | None
+    db: Database, order_id: str, actor: Actor | None, now: datetime | None = None
 ) -> Iterator[tuple[Session, Order]]:
     """One write transaction holding the order's row lock; rolled back on any error.
 
     The session is scoped to the actor's partner (`None`: a system job such as the
     deadline sweeper), so a partner admin's order of another partner is "not found", and
-    so is any org of another partner's it names.
+    so is any org of another partner's it names. A person's action on an order past its
+    deadline is refused here, before anything changes (see `Database.setup_deadline_days`).
     """
     try:
         with db.write() as session:
@@ -66,6 +69,8 @@ def locked_order(
                 order = None  # a link actor's other orders do not exist for it
             if order is None:
                 raise NotFound(f"order {order_id!r} does not exist")
+            if actor is not None and db.setup_deadline_days is not None:
+                _refuse_past_deadline(session, order, db.setup_deadline_days, now or utcnow())
             yield session, order
     except StaleDataError as exc:
         raise Conflict(
@@ -75,6 +80,22 @@ def locked_order(
         raise Conflict(
             f"order {order_id}: the change collided with another one: {exc.orig}"
         ) from exc
+
+
+def _refuse_past_deadline(session: Session, order: Order, days: int, now: datetime) -> None:
+    """The order lines closed at the deadline: nothing can be set up on them any more,
+    whether or not the sweep has marked the order expired yet."""
+    deadline = order.placed_at + timedelta(days=days)
+    if now < deadline:
+        return
+    services = session.scalars(
+        select(OrderService.state).where(OrderService.order_id == order.order_id)
+    ).all()
+    if holds_deadline(order.state, services):
+        raise Conflict(
+            f"order {order.order_id}: its deadline passed on {deadline:%Y-%m-%d}, when its "
+            "order lines closed; it can no longer be changed (the deadline sweep expires it)"
+        )
 
 
 def snapshot(order: Order) -> dict[str, Any]:

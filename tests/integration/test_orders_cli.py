@@ -148,6 +148,23 @@ def test_check_site_suggests_free_names(run) -> None:
     assert free.exit_code == 0 and free.stdout.endswith(": free\n")
 
 
+def test_an_order_past_its_deadline_is_refused_by_the_command_itself(
+    run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No sweep has run: the action checks the deadline (placed days ago, one day
+    allowed), says so in one line and changes nothing."""
+    before = _show(run)
+    monkeypatch.setenv("ONBOARD_SETUP_DEADLINE_DAYS", "1")
+    refused = run("orders", "intent", "ORD-1001", "customer")
+    assert refused.exit_code == 1
+    assert (
+        "its deadline passed on" in refused.stderr and "can no longer be changed" in refused.stderr
+    )
+    after = _show(run)
+    assert after.pop("deadline") < before.pop("deadline")  # now one day after placing
+    assert after == before
+
+
 def test_deadlines_command_reports_what_it_did(run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ONBOARD_SETUP_DEADLINE_DAYS", "1")
     result = run("orders", "deadlines", "--format", "json")

@@ -364,6 +364,36 @@ def test_deadlines_remind_flag_and_expire_once(mini: Database) -> None:
         orders.set_intent(mini, "ORD-1001", "customer", OPERATOR)
 
 
+def test_an_action_refuses_an_order_past_its_deadline_before_any_sweep(
+    mini: Database,
+) -> None:
+    """With the deployment's deadline (30 days), ORD-1001 (placed 20 November) cannot be
+    set up on 21 December even though no sweep has expired it; deferred services do not
+    hold an order, so ORD-1005 can still be finished; the sweep itself still runs."""
+    placed = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    before, after = placed + timedelta(days=29), placed + timedelta(days=31)
+    checked = Database(mini.url, setup_deadline_days=30)
+    try:
+        orders.set_intent(checked, "ORD-1001", "customer", OPERATOR, now=before)
+        orders.set_intent(checked, "ORD-1005", "own-company", OPERATOR, now=before)
+        orders.map_org(checked, "ORD-1005", "org-berlin", OPERATOR, now=before)
+        orders.configure_later(checked, "ORD-1005", "meetings", OPERATOR, now=before)
+        orders.configure_later(checked, "ORD-1005", "calling", OPERATOR, now=before)
+        untouched = _state(mini, "ORD-1001")
+        with pytest.raises(Conflict, match="its deadline passed on 2026-12-20"):
+            orders.map_org(checked, "ORD-1001", "org-acme", OPERATOR, now=after)
+        with pytest.raises(Conflict, match="deadline passed"):
+            orders.correct_email(checked, "ORD-1001", "it@acme.se", OPERATOR, now=after)
+        assert _state(mini, "ORD-1001") == untouched  # refused: nothing changed
+        assert _state(mini, "ORD-1001")["state"] == "awaiting_org"  # no sweep ran yet
+        done = orders.set_up_calling(checked, "ORD-1005", OPERATOR, now=after, **STOCKHOLM)
+        assert done.changed  # deferred on purpose: its lines did not lapse
+        policy = orders.DeadlinePolicy(days=30, reminders=(7, 3, 1), at_risk=7)
+        assert "ORD-1001" in orders.sweep(checked, policy, after).expired
+    finally:
+        checked.dispose()
+
+
 def test_services_are_listed_in_the_order_summary(mini: Database) -> None:
     with mini.read() as session:
         summary = orders.load_summary(session, "ORD-1001")
