@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 # `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the project root.
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +25,9 @@ if str(ROOT) not in sys.path:
 
 from dashboard import link_access, ui  # noqa: E402
 from dashboard.i18n import _  # noqa: E402
+from provisioning import failures  # noqa: E402
 from provisioning.access import Actor, Permission, allows  # noqa: E402
+from provisioning.errors import InvalidInput  # noqa: E402
 from provisioning.i18n import N_  # noqa: E402
 
 # Not `pages/`: Streamlit would also treat that folder as an old-style multipage app, and
@@ -91,15 +94,25 @@ def link_pages() -> list[st.Page]:
     ]
 
 
+def route() -> None:
+    if link_access.wanted():
+        st.navigation(link_pages(), position="hidden").run()
+        st.stop()
+    actor = ui.signed_in()
+    ui.sidebar(actor)
+    if actor is None:
+        navigation = st.navigation(signing_in(), position="hidden")
+    else:
+        navigation = st.navigation(pages_for(actor))
+    st.sidebar.caption("Onboarding Desk")
+    navigation.run()
+
+
 st.set_page_config(page_title="Onboarding Desk", layout="wide")
-if link_access.wanted():
-    st.navigation(link_pages(), position="hidden").run()
-    st.stop()
-actor = ui.signed_in()
-ui.sidebar(actor)
-if actor is None:
-    navigation = st.navigation(signing_in(), position="hidden")
-else:
-    navigation = st.navigation(pages_for(actor))
-st.sidebar.caption("Onboarding Desk")
-navigation.run()
+try:
+    route()
+except (SQLAlchemyError, OSError, InvalidInput) as exc:
+    # An unreachable or damaged database, a full disk, a bad setting: one line saying
+    # what to do, never a traceback (the detail is in the server's debug log).
+    failures.log.debug("page failed", exc_info=True)
+    st.error(failures.explain(exc)[0])

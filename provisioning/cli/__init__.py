@@ -12,7 +12,7 @@ from provisioning.cli import (  # noqa: F401  (registers commands)
     users,
 )
 from provisioning.cli.app import cli
-from provisioning.cli.failures import configure_logging
+from provisioning.failures import configure_logging
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import click
 
+from provisioning import failures
 from provisioning.access import Actor, accounts
-from provisioning.cli import failures
 from provisioning.db import Database
 from provisioning.errors import FieldError, InvalidInput, ProvisioningError
 from provisioning.settings import Settings

@@ -369,3 +369,37 @@ def test_production_settings() -> None:
     assert config["runner"]["magicEnabled"] is False
     assert config["server"]["headless"] is True
     assert config["browser"]["gatherUsageStats"] is False
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        (
+            {"ONBOARD_DATABASE_URL": "postgresql://u@127.0.0.1:1/x"},
+            "cannot reach the database",
+        ),
+        ({"ONBOARD_SMTP_PORT": "abc"}, "ONBOARD_SMTP_PORT: must be a whole number"),
+    ],
+)
+def test_an_unreachable_database_or_a_bad_setting_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, setting: dict[str, str], expected: str
+) -> None:
+    for name, value in setting.items():
+        monkeypatch.setenv(name, value)
+    at = signed_in_app(None)
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] and expected in at.error[0].value
+    assert len(at.error) == 1
+
+
+def test_a_damaged_database_file_is_one_line_with_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    damaged = tmp_path / "damaged.sqlite"
+    damaged.write_bytes(b"not a database at all " * 300)
+    monkeypatch.setenv("ONBOARD_DATABASE_URL", f"sqlite:///{damaged}")
+    at = signed_in_app(None)
+    at.run()
+    assert not at.exception
+    assert "restore it from a backup" in at.error[0].value

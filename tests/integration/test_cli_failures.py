@@ -64,6 +64,8 @@ COMMANDS: dict[str, list[str]] = {
     "users enable": ["someone@example.com", *ACT],
     "users list": [],
     "users reset-password": ["someone@example.com", *ACT],
+    "users sessions": [*ACT],
+    "users end-sessions": ["someone@example.com", *ACT],
 }
 
 BAD_SETTINGS = [

@@ -1,5 +1,5 @@
-"""What a person reads when a command fails for a reason outside its input: one line with
-what failed, what became of the work, and what to do — never a traceback.
+"""What a person reads when a command or a page fails for a reason outside its input: one
+line with what failed, what became of the work, and what to do — never a traceback.
 
 A database error's text can hold SQL and the customer data bound to it; it is logged at
 debug level (`ONBOARD_LOG_LEVEL=debug`), with the engines' `hide_parameters` keeping bound
@@ -13,6 +13,8 @@ import os
 import sys
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from provisioning.errors import InvalidInput
 
 log = logging.getLogger("onboard")
 
@@ -32,6 +34,8 @@ def configure_logging() -> None:
 
 def explain(exc: BaseException) -> tuple[str, int]:
     """(the line to show, the exit code) for an unexpected failure."""
+    if isinstance(exc, InvalidInput):  # settings refused at start
+        return f"{exc.summary}: " + "; ".join(str(error) for error in exc.errors), 2
     if isinstance(exc, SQLAlchemyError):
         return _database(exc), 1
     if isinstance(exc, OSError) and exc.filename is not None:
