@@ -18,20 +18,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from matching.normalize import email_domain
-from matching.vocabulary import MemberStatus, OrgStatus
+from matching.vocabulary import OrgStatus
 from provisioning.demo.world import OrderPlan
 from provisioning.errors import InvalidInput
 from provisioning.models import (
     CallingLocation,
     MeetingsSite,
-    Member,
     Order,
     OrderLine,
     Org,
     OrgApproval,
     PartnerAccess,
 )
-from provisioning.orders.mapping import approver_for
+from provisioning.orders.mapping import approver_for, org_administrator
 from provisioning.rules import default_timezone
 from provisioning.rules.locations import LOCATION_FIELDS, validate_location
 from provisioning.rules.site_names import suggest_site_names
@@ -194,16 +193,7 @@ def _location(session: Session, order: Order, org: Org, job: str, since: datetim
 
 
 def _customer_admin(session: Session, order: Order, org: Org) -> str:
-    """The customer's administrator the setup was handed to: the org's most active user,
+    """The customer's administrator the setup was handed to: the org's administrator,
     else an IT address on the company's own domain."""
-    member = session.scalar(
-        select(Member.email)
-        .where(Member.org_id == org.org_id)
-        .order_by(
-            (Member.status == MemberStatus.ACTIVE.value).desc(),
-            Member.last_activity_at.desc().nulls_last(),
-            Member.email,
-        )
-        .limit(1)
-    )
-    return member or f"it@{email_domain(order.provisioning_email)}"
+    admin = org_administrator(session, org.org_id)
+    return admin or f"it@{email_domain(order.provisioning_email)}"

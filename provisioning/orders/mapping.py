@@ -472,10 +472,15 @@ def approver_for(session: Session, order: Order, org: Org) -> str | None:
     )
     if (members or 0) < APPROVAL_MEMBERS and not proven:
         return None
-    # Members carry no role here: the most recently active user stands for the admin.
+    return org_administrator(session, org.org_id)
+
+
+def org_administrator(session: Session, org_id: str) -> str | None:
+    """Who stands for an org's administrator. Members carry no role here: the most
+    recently active user does."""
     return session.scalar(
         select(Member.email)
-        .where(Member.org_id == org.org_id)
+        .where(Member.org_id == org_id)
         .order_by(
             (Member.status == MemberStatus.ACTIVE.value).desc(),
             Member.last_activity_at.desc().nulls_last(),
