@@ -4,10 +4,19 @@ causes them, and sent later by `onboard outbox send`.
 Queuing is idempotent by `dedupe_key`: the same cause (say, the approval request of one
 order) can only ever queue one message, however often the action is repeated.
 
-Sending is at most once per claim: a message is claimed (pending → sending) before it is
-handed to the SMTP server and is never claimed again by a program, only by a person who
-re-queues it. Its Message-ID comes from the dedupe key, so a receiver can drop the copy
-such a re-queue might produce. `provisioning.mailer` holds the SMTP side.
+Sending is at most once per claim: a message is claimed (pending → sending) right before
+its SMTP transaction and marked sent right after the server's 250 to DATA, each in its own
+short transaction, and it is never claimed again by a program, only by a person who
+re-queues it on purpose (`retry(..., may_duplicate=True)`). A sender killed between the
+two leaves it in `sending`, where nobody can know whether it arrived: every run reports
+such messages (`SendReport.sending`), and `outbox list` flags them. Its Message-ID comes
+from the dedupe key, so a receiver can drop the copy such a re-queue might produce.
+`provisioning.mailer` holds the SMTP side.
+
+A database failure during a run ends that run, not the sender: what it had already done at
+the SMTP server but could not write down (a message delivered, one refused) is kept in
+memory (`Backlog`) and written first by the next run, so a delivered message is marked sent
+as soon as the database is back.
 
 A message that carries an order link is stored with a placeholder where the address goes
 (`placeholder`): the token is minted when the message is claimed, put into the copy handed
@@ -21,7 +30,9 @@ that decides it; a message already in `sending` cannot be stopped and says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -29,6 +40,7 @@ from html import escape as html_escape
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from provisioning import audit
@@ -54,6 +66,7 @@ LINK_ACTIONS: dict[str, dict[str, str]] = {
     "decline": {"answer": "decline"},
 }
 _UNSENT = (OutboxStatus.PENDING.value, OutboxStatus.FAILED.value)
+log = logging.getLogger("onboard.outbox")
 
 
 def placeholder(action: str = "open") -> str:
@@ -227,15 +240,35 @@ class Outcome:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Sending:
+    """The messages in `sending` that this sender is not sending: another sender's, or a
+    stopped sender's, and then each may have been delivered. `stuck` counts the ones
+    claimed longer than `stuck_after` ago (their sender stopped); `since` is the oldest
+    claim."""
+
+    count: int = 0
+    stuck: int = 0
+    since: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "stuck": self.stuck, "since": self.since}
+
+
 @dataclass(slots=True)
 class SendReport:
     """One run of `send_due`. `unreachable` is the reason no SMTP session could be opened;
-    `postponed` counts the due messages that were moved back because of it."""
+    `postponed` counts the due messages that were moved back because of it. `database`
+    is the database failure that ended the run (`send_every` only; the messages it had
+    delivered and not yet marked sent are `unrecorded`)."""
 
     outcomes: list[Outcome] = field(default_factory=list)
     postponed: int = 0
     unreachable: str | None = None
     remaining: int = 0  # still due after the run (the --limit was reached)
+    sending: Sending = field(default_factory=Sending)
+    database: SQLAlchemyError | None = None
+    unrecorded: list[int] = field(default_factory=list)
 
     def _count(self, result: Result) -> int:
         return sum(1 for o in self.outcomes if o.result is result)
@@ -270,6 +303,7 @@ class SendReport:
             "postponed": self.postponed,
             "remaining": self.remaining,
             "unreachable": self.unreachable,
+            "sending": self.sending.to_dict(),
             "outcomes": [o.to_dict() for o in self.outcomes],
         }
 
@@ -287,6 +321,7 @@ class _Claimed:
     lang: str | None = None
     link_role: str | None = None
     approval_id: int | None = None
+    claimed_at: datetime | None = None  # this sender's claim, once it holds one
     # The link minted for this send: in memory only, never written anywhere.
     token: str | None = field(default=None, repr=False)
     urls: dict[str, str] = field(default_factory=dict, repr=False)
@@ -298,15 +333,81 @@ def retry_delay(settings: Settings, attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, MAX_RETRY_DELAY.total_seconds()))
 
 
+@dataclass(frozen=True, slots=True)
+class _Unwritten:
+    """A result known at the SMTP server that the database failed to take."""
+
+    email_id: int
+    delivered: bool  # the server took it: it must end as sent, never be sent again
+    write: Callable[[], Outcome | None]
+
+
+@dataclass(slots=True)
+class Backlog:
+    """What a sender did and could not write down because the database failed: kept in
+    memory by a long-running sender and written, in order, before anything else is
+    sent. A delivered message stays in `sending` meanwhile, which no sender claims."""
+
+    steps: list[_Unwritten] = field(default_factory=list)
+
+    @property
+    def delivered(self) -> list[int]:
+        """The messages the server took that are not yet marked sent."""
+        return [step.email_id for step in self.steps if step.delivered]
+
+    def write(self, report: SendReport) -> None:
+        """Write every step, oldest first; a database error leaves the rest for later."""
+        while self.steps:
+            outcome = self.steps[0].write()
+            self.steps.pop(0)
+            if outcome is not None:
+                report.outcomes.append(outcome)
+
+    def write_within(self, seconds: float, pause: float = 1.0) -> list[Outcome]:
+        """For a sender about to exit: keep trying for `seconds` (a restarting database is
+        back within a few), so what it delivered does not stay in `sending`."""
+        report, deadline = SendReport(), time.monotonic() + seconds
+        while self.steps:
+            try:
+                self.write(report)
+            except SQLAlchemyError:
+                log.debug("the database is still failing", exc_info=True)
+                if time.monotonic() + pause > deadline:
+                    break
+                time.sleep(pause)
+        return report.outcomes
+
+    def attempt(
+        self, email_id: int, write: Callable[[], Outcome | None], *, delivered: bool = False
+    ) -> Outcome | None:
+        """Run `write` now; if the database fails, keep it for the next run and re-raise."""
+        try:
+            return write()
+        except SQLAlchemyError:
+            self.steps.append(_Unwritten(email_id, delivered, write))
+            raise
+
+
 def send_due(
-    db: Database, settings: Settings, now: datetime | None = None, limit: int = 100
+    db: Database,
+    settings: Settings,
+    now: datetime | None = None,
+    limit: int = 100,
+    backlog: Backlog | None = None,
 ) -> SendReport:
     """Send up to `limit` due messages over one SMTP session; never one message twice.
 
     Each message is claimed (pending → sending) in its own transaction by a conditional
-    UPDATE before it is handed to the server, and its result is written in another one.
-    A sender that dies in between leaves it in `sending`: reported by `stuck`, re-queued
-    only by a person (`requeue`), because it may already have been delivered.
+    UPDATE right before its SMTP transaction (the session is opened first, so connecting
+    and logging in happen outside the claim), and marked sent in another one right after
+    the server's 250 to DATA. A sender that dies in between leaves it in `sending`: the
+    ambiguous window, as small as SMTP allows. Such messages are reported by every run
+    (`SendReport.sending`) and re-queued only by a person who accepts a possible
+    duplicate (`retry(..., may_duplicate=True)`).
+
+    A database error ends the run (it propagates); what the run had done at the server
+    and not yet written down stays in `backlog`, which the next run given the same
+    backlog writes first.
 
     If no session can be opened, nothing was tried: the due messages keep their attempts
     and wait `outbox_retry_seconds` (an outage of the server must not use up, and then
@@ -314,12 +415,27 @@ def send_due(
 
     `now` fixes the clock (tests); otherwise each step reads the time when it happens.
     """
+    report = SendReport()
+    _run(db, settings, now, limit, Backlog() if backlog is None else backlog, report)
+    return report
+
+
+def _run(
+    db: Database,
+    settings: Settings,
+    now: datetime | None,
+    limit: int,
+    backlog: Backlog,
+    report: SendReport,
+) -> SendReport:
+    """`send_due` into `report`, which keeps what was done should a database error end it."""
     check_settings(settings)
 
     def clock() -> datetime:
         return now if now is not None else utcnow()
 
-    report = SendReport()
+    backlog.write(report)
+    report.sending = sending(db, stuck_after(settings), clock())
     if _due_count(db, clock()) == 0:
         return report
     with SmtpMailer(settings) as mailer:
@@ -329,7 +445,11 @@ def send_due(
             return _unreachable(db, settings, clock(), report, str(exc))
         handled: list[int] = []
         while len(handled) < limit:
-            claimed, result = _claim_next(db, settings, clock(), handled)
+            try:  # a session the server closed is reopened before the claim, not after
+                mailer.open()
+            except MailServerUnreachable as exc:
+                return _unreachable(db, settings, clock(), report, str(exc))
+            claimed, result = _claim_next(db, settings, clock(), handled, backlog)
             if claimed is None:
                 break
             handled.append(claimed.id)
@@ -338,20 +458,39 @@ def send_due(
                     Outcome(claimed.id, claimed.recipient, result, claimed.attempts)
                 )
                 continue
-            try:
-                _deliver(mailer, settings, claimed, clock())
-            except MailServerUnreachable as exc:
-                _release(db, settings, claimed, clock(), str(exc))
+            outcome = _send_one(db, settings, mailer, claimed, clock, backlog)
+            if isinstance(outcome, str):  # the server went away before it took the message
                 report.postponed += 1
-                return _unreachable(db, settings, clock(), report, str(exc))
-            except DeliveryFailed as exc:
-                report.outcomes.append(
-                    _record_failure(db, settings, claimed, clock(), exc.text, exc.permanent)
-                )
-                continue
-            report.outcomes.append(_record_sent(db, claimed, clock()))
+                return _unreachable(db, settings, clock(), report, outcome)
+            if outcome is not None:
+                report.outcomes.append(outcome)
     report.remaining = _due_count(db, clock())
     return report
+
+
+def _send_one(
+    db: Database,
+    settings: Settings,
+    mailer: SmtpMailer,
+    claimed: _Claimed,
+    clock: Callable[[], datetime],
+    backlog: Backlog,
+) -> Outcome | str | None:
+    """Hand one claimed message to the server and write down what it said, at once and
+    in its own transaction; why not, when the server could not be reached (released)."""
+    try:
+        _deliver(mailer, settings, claimed, clock())
+    except MailServerUnreachable as exc:
+        when, error = clock(), str(exc)
+        backlog.attempt(claimed.id, lambda: _release(db, settings, claimed, when, error))
+        return error
+    except DeliveryFailed as exc:
+        when, text, permanent = clock(), exc.text, exc.permanent
+        return backlog.attempt(
+            claimed.id, lambda: _record_failure(db, settings, claimed, when, text, permanent)
+        )
+    when = clock()
+    return backlog.attempt(claimed.id, lambda: _record_sent(db, claimed, when), delivered=True)
 
 
 class StopSignal(Protocol):
@@ -370,11 +509,22 @@ def send_every(
     each run is yielded. A run that reached `limit` is followed by the next at once, so a
     burst drains at full speed. An unreachable server does not end the loop: `send_due`
     already moved the due e-mails back by a retry delay, and the next run tries again.
+
+    Neither does a failing database (a PostgreSQL restart, a busy SQLite): the run ends
+    with `report.database` set, the loop waits as usual and tries again, and the messages
+    the run had delivered are marked sent first thing once the database answers (the
+    connection pool replaces the dead connections).
     """
+    backlog = Backlog()
     while True:
-        report = send_due(db, settings, limit=limit)
+        report = SendReport()
+        try:
+            _run(db, settings, None, limit, backlog, report)
+        except SQLAlchemyError as exc:  # what the run did before it stays in the report
+            log.debug("an outbox run failed on the database", exc_info=True)
+            report.database, report.unrecorded = exc, backlog.delivered
         yield report
-        if stop.wait(0 if report.remaining else every):
+        if stop.wait(0 if report.remaining and report.database is None else every):
             return
 
 
@@ -435,7 +585,7 @@ _COLUMNS = (
 
 
 def _claim_next(
-    db: Database, settings: Settings, now: datetime, exclude: list[int]
+    db: Database, settings: Settings, now: datetime, exclude: list[int], backlog: Backlog
 ) -> tuple[_Claimed | None, Result | None]:
     """Take the oldest due message not yet handled in this run: (message, None) when this
     sender owns it now, (message, SKIPPED) when another claimed it first, (message,
@@ -446,39 +596,71 @@ def _claim_next(
     conditional UPDATE is what guarantees a single owner on every database. A message with
     a link gets it minted next, in its own transaction (`_mint`), so a link exists only
     for a message a sender owns.
+
+    Should the database fail once the claim may have been written (its commit, or the
+    minting), the claim is given back by the next run (`_give_back`, only if it is still
+    this claim), since nothing was handed to the server.
     """
-    with db.write() as session:
-        row = session.execute(
-            select(*_COLUMNS)
-            .where(*_due(now), OutboxEmail.id.not_in(exclude))
-            .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        ).first()
-        if row is None:
-            return None, None
-        claimed = _Claimed(*row)
-        claim = session.execute(
-            update(OutboxEmail)
-            .where(OutboxEmail.id == row.id, OutboxEmail.status == OutboxStatus.PENDING.value)
-            .values(status=OutboxStatus.SENDING.value, claimed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if claim.rowcount != 1:
-            return claimed, Result.SKIPPED
-    if claimed.link_role is None:
-        return claimed, None
-    with db.write() as session:
-        minted = _mint(session, settings, claimed, now)
-        if isinstance(minted, str):
-            session.execute(
+    claimed: _Claimed | None = None
+    try:
+        with db.write() as session:
+            row = session.execute(
+                select(*_COLUMNS)
+                .where(*_due(now), OutboxEmail.id.not_in(exclude))
+                .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).first()
+            if row is None:
+                return None, None
+            unclaimed = _Claimed(*row)
+            claim = session.execute(
                 update(OutboxEmail)
-                .where(OutboxEmail.id == claimed.id)
-                .values(status=OutboxStatus.CANCELLED.value, cancelled_reason=minted[:255])
+                .where(OutboxEmail.id == row.id, OutboxEmail.status == OutboxStatus.PENDING.value)
+                .values(status=OutboxStatus.SENDING.value, claimed_at=now)
                 .execution_options(synchronize_session=False)
             )
-            return claimed, Result.CANCELLED
-        return minted, None
+            if claim.rowcount != 1:
+                return unclaimed, Result.SKIPPED
+            claimed = replace(unclaimed, claimed_at=now)
+        if claimed.link_role is None:
+            return claimed, None
+        with db.write() as session:
+            minted = _mint(session, settings, claimed, now)
+            if isinstance(minted, str):
+                session.execute(
+                    update(OutboxEmail)
+                    .where(OutboxEmail.id == claimed.id)
+                    .values(status=OutboxStatus.CANCELLED.value, cancelled_reason=minted[:255])
+                    .execution_options(synchronize_session=False)
+                )
+                return claimed, Result.CANCELLED
+            claimed = minted
+        return claimed, None
+    except SQLAlchemyError:
+        if claimed is not None:
+            held = claimed
+            backlog.steps.append(_Unwritten(held.id, False, lambda: _give_back(db, held)))
+        raise
+
+
+def _give_back(db: Database, claimed: _Claimed) -> None:
+    """Undo a claim whose message never reached the server (the database failed right
+    after it): due again, attempts untouched, its link (if one was minted) revoked. Only
+    while it is still this claim: another sender may own it since."""
+    with db.write() as session:
+        given = session.execute(
+            update(OutboxEmail)
+            .where(
+                OutboxEmail.id == claimed.id,
+                OutboxEmail.status == OutboxStatus.SENDING.value,
+                OutboxEmail.claimed_at == claimed.claimed_at,
+            )
+            .values(status=OutboxStatus.PENDING.value)
+            .execution_options(synchronize_session=False)
+        )
+        if given.rowcount:
+            _not_delivered(session, claimed, claimed.claimed_at or utcnow())
 
 
 def _mint(session: Session, settings: Settings, claimed: _Claimed, now: datetime) -> _Claimed | str:
@@ -553,13 +735,14 @@ def _not_delivered(session: Session, claimed: _Claimed, now: datetime) -> None:
 
 def _record_sent(db: Database, claimed: _Claimed, now: datetime) -> Outcome:
     """Sent is sent: also over a person's re-queue that raced this send, so the re-queued
-    copy is not delivered a second time."""
+    copy is not delivered a second time. An earlier attempt's error no longer applies
+    (`outbox list` would show a delivered message with a failure)."""
     attempts = claimed.attempts + 1
     with db.write() as session:
         session.execute(
             update(OutboxEmail)
             .where(OutboxEmail.id == claimed.id, OutboxEmail.status != OutboxStatus.SENT.value)
-            .values(status=OutboxStatus.SENT.value, sent_at=now, attempts=attempts)
+            .values(status=OutboxStatus.SENT.value, sent_at=now, attempts=attempts, last_error=None)
             .execution_options(synchronize_session=False)
         )
     return Outcome(claimed.id, claimed.recipient, Result.SENT, attempts)
@@ -661,13 +844,29 @@ def stuck_after(settings: Settings) -> timedelta:
     return max(timedelta(minutes=15), 10 * timedelta(seconds=settings.smtp_timeout))
 
 
+def sending(db: Database, older_than: timedelta, now: datetime | None = None) -> Sending:
+    """How many messages are in `sending`, how many of them are stuck (claimed longer than
+    `older_than` ago) and since when: what every run of the sender reports."""
+    stuck_before = (now or utcnow()) - older_than
+    with db.read() as session:
+        count, stuck_count, since = session.execute(
+            select(
+                func.count(),
+                func.count().filter(OutboxEmail.claimed_at < stuck_before),
+                func.min(OutboxEmail.claimed_at),
+            ).where(OutboxEmail.status == OutboxStatus.SENDING.value)
+        ).one()
+    return Sending(count or 0, stuck_count or 0, since)
+
+
 def _row(email: OutboxEmail, stuck_before: datetime) -> dict[str, Any]:
+    in_sending = email.status == OutboxStatus.SENDING.value
     return {
         "id": email.id,
         "status": email.status,
-        "stuck": email.status == OutboxStatus.SENDING.value
-        and email.claimed_at is not None
-        and email.claimed_at < stuck_before,
+        "stuck": in_sending and email.claimed_at is not None and email.claimed_at < stuck_before,
+        # The server may have taken it (its sender stopped, or is sending it this moment).
+        "may_have_been_delivered": in_sending,
         "kind": email.kind,
         "order_id": email.order_id,
         "recipient": email.recipient,
@@ -695,7 +894,8 @@ def list_messages(
 ) -> Iterator[dict[str, Any]]:
     """Messages in id order, streamed (the outbox keeps every sent message).
 
-    `stuck` is true for a message claimed longer ago than `older_than`.
+    `stuck` is true for a message claimed longer ago than `older_than`;
+    `may_have_been_delivered` for every message in `sending`.
     """
     stuck_before = (now or utcnow()) - older_than
     statement = select(OutboxEmail).order_by(OutboxEmail.id)
@@ -722,7 +922,9 @@ def stuck(db: Database, older_than: timedelta, now: datetime | None = None) -> l
 def requeue(
     db: Database, ids: Iterable[int], actor: Actor, now: datetime | None = None
 ) -> list[int]:
-    """Put messages stuck in `sending` back in the queue, on purpose and audited.
+    """Put messages stuck in `sending` back in the queue, on purpose and audited: the
+    caller accepted that each may already have been delivered (`may_duplicate` in the
+    audit event).
 
     The ids that were not in `sending` are left alone; the ones changed are returned.
     Attempts are kept: whether the stuck one reached the server is unknown.
@@ -731,7 +933,9 @@ def requeue(
     now = now or utcnow()
     with db.write() as session:
         rows = _locked(session, list(ids), OutboxStatus.SENDING)
-        return _back_to_pending(session, rows, actor, now, "outbox.requeue", reset_attempts=False)
+        return _back_to_pending(
+            session, rows, actor, now, "outbox.requeue", False, may_duplicate=True
+        )
 
 
 def retry_failed(
@@ -756,10 +960,15 @@ def retry(
     *,
     older_than: timedelta,
     now: datetime | None = None,
+    may_duplicate: bool = False,
 ) -> list[int]:
     """`onboard outbox retry`: every failed message, or exactly the ids named, which must
     be failed or stuck (claimed longer than `older_than` ago). All or nothing: any other id
-    refuses the whole request with every reason."""
+    refuses the whole request with every reason.
+
+    A stuck message may already have been delivered (its sender stopped between the claim
+    and marking it sent), so re-sending it is a deliberate choice: refused unless
+    `may_duplicate`, and the audit event says it was accepted."""
     authorize(actor, Permission.RETRY_EMAIL)
     now = now or utcnow()
     if not ids:
@@ -775,19 +984,25 @@ def retry(
         errors = [
             error
             for i in wanted
-            if (error := _not_retryable(rows.get(i), i, now, older_than)) is not None
+            if (error := _not_retryable(rows.get(i), i, now, older_than, may_duplicate))
         ]
         if errors:
             raise InvalidInput(errors, summary=f"{len(errors)} e-mail(s) cannot be retried")
         failed = [rows[i] for i in wanted if rows[i].status == OutboxStatus.FAILED.value]
         sending = [rows[i] for i in wanted if rows[i].status == OutboxStatus.SENDING.value]
         changed = _back_to_pending(session, failed, actor, now, "outbox.retry", True)
-        changed += _back_to_pending(session, sending, actor, now, "outbox.requeue", False)
+        changed += _back_to_pending(
+            session, sending, actor, now, "outbox.requeue", False, may_duplicate=True
+        )
     return sorted(changed)
 
 
 def _not_retryable(
-    email: OutboxEmail | None, email_id: int, now: datetime, older_than: timedelta
+    email: OutboxEmail | None,
+    email_id: int,
+    now: datetime,
+    older_than: timedelta,
+    may_duplicate: bool,
 ) -> FieldError | None:
     value = str(email_id)
     if email is None:
@@ -809,6 +1024,16 @@ def _not_retryable(
             "ID",
             f"a sender took it at {_when(claimed_at)} and may still be sending it; "
             f"it counts as stuck {older_than.total_seconds() / 60:.0f} minutes after that",
+            value=value,
+        )
+    if email.status == OutboxStatus.SENDING.value and not may_duplicate:
+        return FieldError(
+            "ID",
+            f"stuck in sending since {_when(claimed_at)}: its sender stopped after taking it, "
+            "possibly after the SMTP server had accepted it, so it MAY ALREADY HAVE ARRIVED "
+            "and re-sending it can deliver it twice (with the same Message-ID, which not "
+            "every mail system drops). Ask the recipient or check the SMTP server's log; "
+            "to re-send it anyway, add --may-duplicate",
             value=value,
         )
     return None
@@ -835,8 +1060,11 @@ def _back_to_pending(
     now: datetime,
     action: str,
     reset_attempts: bool,
+    *,
+    may_duplicate: bool = False,
 ) -> list[int]:
-    """Due now, audited one event per message with what it looked like before."""
+    """Due now, audited one event per message with what it looked like before (and, for
+    a possibly delivered one, that the person accepted a possible duplicate)."""
     events = []
     for email in rows:
         before = {
@@ -849,7 +1077,9 @@ def _back_to_pending(
         email.next_attempt_at = now
         if reset_attempts:
             email.attempts = 0
-        after = {"status": email.status, "attempts": email.attempts}
+        after: dict[str, Any] = {"status": email.status, "attempts": email.attempts}
+        if may_duplicate:
+            after["may_duplicate"] = True
         events.append(audit.event(actor, action, "outbox_email", str(email.id), before, after, now))
     session.add_all(events)
     return [email.id for email in rows]

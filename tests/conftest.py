@@ -40,7 +40,8 @@ def private_postgres_schema() -> Iterator[str]:
     """A URL whose connections live in a fresh, private schema (dropped afterwards)."""
     base = _postgres_or_skip()
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    # pre-ping: the fault suite restarts PostgreSQL between the CREATE and the DROP
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 import signal
 import time
+from datetime import datetime
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
-from provisioning import outbox
+from provisioning import failures, outbox
 from provisioning.cli.app import (
     CliContext,
     actor_option,
@@ -20,6 +22,7 @@ from provisioning.cli.app import (
 )
 from provisioning.cli.output import emit_object, emit_rows
 from provisioning.mailer import MailServerUnreachable
+from provisioning.models.base import utcnow
 from provisioning.states import OutboxStatus
 
 _OUTCOME_COLUMNS = ["id", "recipient", "result", "attempts", "next_attempt_at", "error"]
@@ -31,6 +34,7 @@ _LIST_COLUMNS = [
     "subject",
     "attempts",
     "next_attempt_at",
+    "claimed_at",
     "last_error",
     "cancelled_reason",
 ]
@@ -71,37 +75,129 @@ def outbox_send(ctx: CliContext, limit: int, every: float | None, fmt: str) -> N
     Exit 0 when every due e-mail was handled (a scheduled retry counts as handled).
     Exit 1 when the SMTP server could not be reached (it is only contacted when something
     is due): the due e-mails stay pending, keep their attempts and wait one retry delay.
+    Exit 1 too when the database failed: an e-mail already delivered is marked sent if the
+    database is back within 15 s, and named otherwise (it stays in `sending`).
 
     With --every the sender is a long-running process (instead of cron): it reports only
     the runs that found something due, an unreachable server is a warning on stderr and
     is tried again at the next run, and SIGTERM or Ctrl-C ends it with exit 0 once the
-    current run is done.
+    current run is done. A database failure (a PostgreSQL restart) is one warning line on
+    stderr too: the run stops, the sender waits SECONDS and tries again, and the e-mails it
+    had delivered are marked sent first thing once the database is back.
+
+    Every run says how many e-mails are in `sending` without being sent by it, and since
+    when (stderr, and `sending` in JSON): a sender that stopped mid-send (killed, crashed)
+    leaves its e-mail there, and it may have been delivered; it is never sent again by
+    itself (see `outbox list` and `outbox retry --may-duplicate`).
 
     An e-mail that turned obsolete before it was sent (its order moved on, its person
     changed) is cancelled instead, with the reason (`outbox list --status cancelled`).
 
     JSON keys (one object per run; jsonl: one line each): sent, retried, failed, skipped,
     cancelled, postponed, remaining (still due: the --limit was reached), unreachable (null or why),
-    outcomes (id, recipient, result, attempts, error, next_attempt_at).
+    sending (count, stuck, since: the e-mails in `sending` not sent by this run), outcomes
+    (id, recipient, result, attempts, error, next_attempt_at).
     """
     if every is None:
-        report = outbox.send_due(ctx.db, ctx.settings, limit=limit)
+        backlog = outbox.Backlog()
+        try:
+            report = outbox.send_due(ctx.db, ctx.settings, limit=limit, backlog=backlog)
+        except SQLAlchemyError:
+            delivered = backlog.delivered
+            if delivered:  # a restarting database is back within seconds: note them first
+                backlog.write_within(_LAST_CHANCE_SECONDS)
+                click.echo(f"warning: {_unrecorded_text(delivered, backlog.delivered)}", err=True)
+            raise
         _show(report, fmt)
+        _warn_sending(ctx, report.sending)
         if report.unreachable:
             raise MailServerUnreachable(_unreachable_text(ctx, report))
         return
     stop = _StopOnSignal()
     previous = {sig: signal.signal(sig, stop.set) for sig in _STOP_SIGNALS}
+    database_failed = False
+    reported = outbox.Sending()
     try:
         for report in outbox.send_every(ctx.db, ctx.settings, every, stop, limit=limit):
             if report.outcomes or report.unreachable:
                 _show(report, fmt)
+            if report.database is not None:
+                if not database_failed:  # one line per outage, not one per run
+                    click.echo(f"warning: {_database_text(report, every)}", err=True)
+                database_failed = True
+                continue
+            database_failed = False
             if report.unreachable:
                 click.echo(f"warning: {_unreachable_text(ctx, report)}", err=True)
+            if (report.sending.count, report.sending.stuck) != (reported.count, reported.stuck):
+                _warn_sending(ctx, report.sending)  # only when it changed
+                reported = report.sending
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
+
+def _database_text(report: outbox.SendReport, every: float) -> str:
+    line, _code = failures.explain(report.database or SQLAlchemyError())
+    text = f"{line} (this sender keeps running and tries again itself every {every:g} s"
+    if report.unrecorded:
+        text += f"; {_unrecorded_text(report.unrecorded)}"
+    return text + ")"
+
+
+def _unrecorded_text(ids: list[int], still: list[int] | None = None) -> str:
+    """`still` None: a running sender, which marks them later; else the ones that could
+    not be marked sent before the command ended."""
+    listed = ", ".join(str(i) for i in ids)
+    if still is None:
+        return f"e-mail(s) {listed} were delivered and are marked sent once it is back"
+    if not still:
+        return f"e-mail(s) {listed} were delivered and marked sent when the database came back"
+    return (
+        f"e-mail(s) {', '.join(str(i) for i in still)} were delivered but could not be marked "
+        "sent: they stay in `sending`; do not re-send them"
+    )
+
+
+def _warn_sending(ctx: CliContext, found: outbox.Sending) -> None:
+    """Where an operator looks: the e-mails a stopped sender may have delivered."""
+    if not found.count:
+        return
+    since = f"since {found.since:%Y-%m-%d %H:%M:%S} UTC ({_ago(found.since)} ago)"
+    if found.stuck:
+        text = (
+            f"{found.stuck} e-mail(s) stuck in `sending` {since}: their sender stopped "
+            "mid-send and each may have been delivered, so none is sent again by itself"
+        )
+        if found.count > found.stuck:
+            text += f" ({found.count - found.stuck} more taken in the last minutes)"
+    else:
+        minutes = outbox.stuck_after(ctx.settings).total_seconds() / 60
+        text = (
+            f"{found.count} e-mail(s) in `sending` {since}, not by this run: another sender "
+            "is sending them, or one stopped mid-send and each may have been delivered "
+            f"(they count as stuck after {minutes:.0f} min)"
+        )
+    click.echo(
+        f"warning: {text}; see `onboard outbox list --status sending`, re-send one only on "
+        "purpose: `onboard outbox retry ID --may-duplicate`",
+        err=True,
+    )
+
+
+def _ago(moment: datetime | None) -> str:
+    seconds = max(0, int((utcnow() - moment).total_seconds())) if moment else 0
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} days"
+
+
+# How long a single run that met a database failure keeps trying to mark what it delivered.
+_LAST_CHANCE_SECONDS = 15.0
 
 # The signals that end `outbox send --every` after its current run (a service manager's
 # stop, and Ctrl-C), so no e-mail is left claimed half-way.
@@ -165,13 +261,17 @@ def _unreachable_text(ctx: CliContext, report: outbox.SendReport) -> str:
 def outbox_list(ctx: CliContext, status: str | None, order_id: str | None, fmt: str) -> None:
     """List queued and sent e-mails, oldest first, with their attempts and last SMTP error.
 
-    `stuck` marks an e-mail left in `sending` by a sender that stopped mid-send; it is
-    never re-sent by itself (`onboard outbox retry ID` does, on purpose). A `cancelled`
+    An e-mail in `sending` MAY HAVE BEEN DELIVERED: a sender took it (`claimed_at`) and
+    has not written down what the SMTP server said, because it is sending it right now or
+    because it stopped mid-send. `stuck` marks one taken longer ago than ten SMTP timeouts
+    (at least 15 minutes): its sender stopped. It is never re-sent by itself (`onboard
+    outbox retry ID --may-duplicate` does, on purpose). A `cancelled`
     e-mail was made obsolete before it was sent (a new contact, an answered approval, a
     complete order, …) and says why in `cancelled_reason`; an e-mail a sender had already
     taken when that happened could not be stopped and says so there too.
 
-    JSON keys: id, status, stuck, kind, order_id, recipient, subject, attempts,
+    JSON keys: id, status, stuck, may_have_been_delivered, kind, order_id, recipient,
+    subject, attempts,
     next_attempt_at, last_error, created_at, claimed_at, sent_at, dedupe_key,
     cancelled_reason, lang, link_role.
     """
@@ -185,7 +285,7 @@ def outbox_list(ctx: CliContext, status: str | None, order_id: str | None, fmt: 
         rows = (
             {
                 **row,
-                "status": "sending (stuck)" if row["stuck"] else row["status"],
+                "status": _status_text(row),
                 "last_error": _cut(row["last_error"]),
                 "cancelled_reason": _cut(row["cancelled_reason"]),
             }
@@ -194,25 +294,44 @@ def outbox_list(ctx: CliContext, status: str | None, order_id: str | None, fmt: 
     emit_rows(rows, fmt, _LIST_COLUMNS)
 
 
+def _status_text(row: dict[str, object]) -> object:
+    if row["stuck"]:
+        return "sending (stuck: may have been delivered)"
+    if row["may_have_been_delivered"]:
+        return "sending (may have been delivered)"
+    return row["status"]
+
+
 @outbox_group.command("retry")
 @click.argument("ids", nargs=-1, type=int, metavar="[ID]...")
+@click.option(
+    "--may-duplicate",
+    is_flag=True,
+    help="Re-send the stuck e-mails named although each may already have arrived.",
+)
 @actor_option
 @pass_ctx
 @handle_errors
-def outbox_retry(ctx: CliContext, ids: tuple[int, ...], actor: str | None) -> None:
+def outbox_retry(
+    ctx: CliContext, ids: tuple[int, ...], may_duplicate: bool, actor: str | None
+) -> None:
     """Put e-mails back in the queue, due now: every failed one, or only the IDs named.
 
-    A named ID may also be a stuck e-mail (left in `sending` longer than ten SMTP
-    timeouts, at least 15 minutes): its sender stopped mid-send, so it may already have
-    arrived; it is re-sent with the same Message-ID. Failed e-mails get their full number
-    of attempts again. Each change is recorded in the audit trail; an ID that is neither
-    failed nor stuck refuses the whole request (exit 2).
+    Failed e-mails get their full number of attempts again. A named ID may also be a
+    stuck e-mail (left in `sending` longer than ten SMTP timeouts, at least 15 minutes):
+    its sender stopped after taking it, possibly after the SMTP server had accepted it, so
+    it MAY ALREADY HAVE ARRIVED. It is only re-sent with --may-duplicate, once you have
+    checked (the recipient, the SMTP server's log) or accept that it may arrive twice; it
+    keeps its Message-ID, which lets a receiver that checks drop the copy. Each change is
+    recorded in the audit trail (`may_duplicate` for a stuck one); an ID that is neither
+    failed nor stuck, or stuck without --may-duplicate, refuses the whole request (exit 2).
     """
     changed = outbox.retry(
         ctx.db,
         list(ids),
         resolve_actor(ctx, actor),
         older_than=outbox.stuck_after(ctx.settings),
+        may_duplicate=may_duplicate,
     )
     if not changed:
         click.echo("no failed e-mails to retry")

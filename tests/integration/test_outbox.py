@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -21,6 +22,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner, Result
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from provisioning import outbox
 from provisioning.cli import cli
@@ -267,6 +270,7 @@ def test_a_temporary_refusal_is_retried_later_and_later_until_taken(
     assert len(smtp.to("grey@customer.example")) == 1
     email = stored(db, "welcome:ORD-1")
     assert (email.status, email.sent_at, email.attempts) == (OutboxStatus.SENT, third_try, 3)
+    assert email.last_error is None  # delivered: the greylisting no longer applies
 
 
 def test_temporary_refusals_give_up_after_the_last_attempt(
@@ -384,6 +388,118 @@ def test_login_and_tls_problems_are_reported_before_any_attempt(
     assert [r.login for r in smtp.received] == [SMTP_LOGIN]
 
 
+class FailingDatabase:
+    """The test's database, whose next `fail` write transactions fail the way a
+    restarting PostgreSQL makes them fail: before they reach the database, or, with
+    `after_commit`, once committed, when the answer to the COMMIT is lost."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.fail = 0
+        self.after_commit = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        failing = self.fail > 0
+        self.fail -= failing
+        if failing and not self.after_commit:
+            raise OperationalError("UPDATE …", None, Exception("server closed the connection"))
+        with self._db.write() as session:
+            yield session
+        if failing:
+            raise OperationalError("COMMIT", None, Exception("terminating connection"))
+
+
+class Runs:
+    """A stop signal for `send_every` that ends it after `runs` runs, without waiting."""
+
+    def __init__(self, runs: int) -> None:
+        self.left = runs
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.left -= 1
+        return self.left <= 0
+
+
+def test_a_database_failure_after_delivery_is_written_down_first_by_the_next_run(
+    db: Database, smtp: RecordingHandler, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue(db, "welcome:ORD-1", "alice@customer.example")
+    queue(db, "welcome:ORD-2", "bob@customer.example")
+    failing = FailingDatabase(db)
+    deliver = outbox._deliver
+
+    def deliver_then_lose_the_database(*args: Any) -> None:
+        deliver(*args)  # the server said 250 to DATA …
+        if len(smtp.received) == 1:
+            failing.fail = 1  # … and the database goes away before it is marked sent
+
+    monkeypatch.setattr(outbox, "_deliver", deliver_then_lose_the_database)
+    runs = outbox.send_every(failing, settings, 0.1, Runs(2))  # type: ignore[arg-type]
+
+    first = next(runs)
+    assert first.database is not None and first.outcomes == []
+    alice = stored(db, "welcome:ORD-1")
+    assert alice.status == OutboxStatus.SENDING  # delivered, not yet written down
+    assert first.unrecorded == [alice.id]
+
+    second = next(runs)
+    assert second.database is None
+    assert (second.outcomes[0].id, second.outcomes[0].result) == (alice.id, outbox.Result.SENT)
+    assert second.sent == 2 and second.sending.count == 0
+    assert list(runs) == []
+    with db.read() as session:
+        assert set(session.scalars(select(OutboxEmail.status))) == {OutboxStatus.SENT}
+    message_ids = [r.message["Message-ID"] for r in smtp.received]
+    assert len(message_ids) == 2 == len(set(message_ids))  # each delivered once
+
+
+def test_a_single_run_marks_what_it_delivered_if_the_database_comes_back_soon(
+    db: Database, smtp: RecordingHandler, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue(db, "welcome:ORD-1", "alice@customer.example")
+    failing = FailingDatabase(db)
+    deliver = outbox._deliver
+
+    def deliver_then_lose_the_database(*args: Any) -> None:
+        deliver(*args)
+        failing.fail = 3  # the write after the 250, and two more tries, fail
+
+    monkeypatch.setattr(outbox, "_deliver", deliver_then_lose_the_database)
+    backlog = outbox.Backlog()
+    with pytest.raises(OperationalError):
+        outbox.send_due(failing, settings, now=NOW, backlog=backlog)  # type: ignore[arg-type]
+    alice = stored(db, "welcome:ORD-1")
+    assert backlog.delivered == [alice.id] and alice.status == OutboxStatus.SENDING
+
+    [outcome] = backlog.write_within(5, pause=0.01)
+
+    assert (outcome.id, outcome.result) == (alice.id, outbox.Result.SENT)
+    assert backlog.delivered == [] and stored(db, "welcome:ORD-1").status == OutboxStatus.SENT
+    assert len(smtp.to("alice@customer.example")) == 1
+
+
+def test_a_claim_whose_commit_answer_was_lost_is_given_back_by_the_next_run(
+    db: Database, smtp: RecordingHandler, settings: Settings
+) -> None:
+    queue(db, "welcome:ORD-1", "alice@customer.example")
+    failing = FailingDatabase(db)
+    failing.fail, failing.after_commit = 1, True  # the claim's COMMIT: done, answer lost
+    backlog = outbox.Backlog()
+
+    with pytest.raises(OperationalError):
+        outbox.send_due(failing, settings, now=NOW, backlog=backlog)  # type: ignore[arg-type]
+
+    assert stored(db, "welcome:ORD-1").status == OutboxStatus.SENDING
+    assert smtp.received == [] and backlog.delivered == []  # claimed, never handed over
+    again = outbox.send_due(db, settings, now=NOW, backlog=backlog)
+    assert again.sent == 1 and again.sending.count == 0
+    assert len(smtp.to("alice@customer.example")) == 1
+
+
 def test_two_senders_at_once_deliver_each_e_mail_exactly_once(
     db: Database, smtp: RecordingHandler, settings: Settings
 ) -> None:
@@ -465,12 +581,36 @@ def test_a_stuck_e_mail_is_only_sent_again_when_a_person_requeues_it(
         )
 
     listed = onboard(db, 0, "outbox", "list", "--status", "sending", "--format", "jsonl")
-    assert [json.loads(line)["stuck"] for line in listed.stdout.splitlines()] == [True]
-    assert outbox.requeue(db, [email_id], ACTOR, now=hour_later) == [email_id]
-    [event] = audit(db, "outbox.requeue")
-    assert event.actor == ACTOR.email and event.after == {"status": "pending", "attempts": 1}
+    [row] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (row["stuck"], row["may_have_been_delivered"]) == (True, True)
+    assert row["claimed_at"].startswith("2026-01-05")
+    table = onboard(db, 0, "outbox", "list")
+    assert "sending (stuck: may have been delivered)" in table.stdout
+    assert "claimed_at" in table.stdout
 
-    assert outbox.send_due(db, settings, now=hour_later).sent == 1
+    # The sender's next run says so, where the operator looks.
+    reported = onboard(db, 0, "outbox", "send")
+    assert reported.exit_code == 0, reported.output
+    assert "1 e-mail(s) stuck in `sending` since 2026-01-05 09:00:00 UTC" in reported.stderr
+    assert "may have been delivered" in reported.stderr
+
+    # Re-sending it is a deliberate choice: refused (nothing changed) unless accepted.
+    add_accounts(db, ACTOR)
+    refused = onboard(db, 0, "outbox", "retry", str(email_id), "--actor", ACTOR.email)
+    assert refused.exit_code == 2
+    assert "MAY ALREADY HAVE ARRIVED" in refused.stderr and "--may-duplicate" in refused.stderr
+    assert stored(db, "welcome:ORD-1").status == OutboxStatus.SENDING
+    assert audit(db, "outbox.requeue") == []
+    accepted = onboard(
+        db, 0, "outbox", "retry", str(email_id), "--may-duplicate", "--actor", ACTOR.email
+    )
+    assert accepted.exit_code == 0, accepted.output
+    assert f"1 e-mail(s) back in the queue: {email_id}" in accepted.stdout
+    [event] = audit(db, "outbox.requeue")
+    assert event.actor == ACTOR.email
+    assert event.after == {"status": "pending", "attempts": 1, "may_duplicate": True}
+
+    assert outbox.send_due(db, settings).sent == 1  # due now, by the command's real clock
     first, second = smtp.to("alice@customer.example")
     assert first["Message-ID"] == second["Message-ID"]  # the receiver can drop the copy
 
