@@ -114,9 +114,11 @@ def current() -> Actor | None:
         return None
     if not links.still_valid(current_database(), grant.actor, grant.token):
         del st.session_state[GRANT_KEY]
-        if grant.actor.role is LinkRole.APPROVER:
+        answered_here = isinstance(st.session_state.get(DONE_KEY), Done)
+        if grant.actor.role is LinkRole.APPROVER and not answered_here:
             # This session held the valid link: the request was answered (by someone
-            # else, another tab, a telephone call) or the order moved on. Say so.
+            # else, another tab, a telephone call) or the order moved on. Say so. (An
+            # answer given here ended the link too: its own Done stays.)
             st.session_state[DONE_KEY] = Done(grant.actor, "moved_on")
         return None
     return grant.actor

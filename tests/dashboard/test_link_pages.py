@@ -345,7 +345,8 @@ def test_the_org_administrator_approves(mini: Database) -> None:
     assert "Meetings: 50 licences" in page
     assert "operator@example.com" in page  # who asked
     run(at.button(key="link_approve").click())
-    assert "You approved" in texts(at)
+    assert "You approved adding the order to your organization." in texts(at)
+    assert "This request was already answered" not in texts(at)  # it was answered here
     assert order(mini, "ORD-1002").state == "org_mapped"
     assert ("order.approved", "per.holm@acme.se", "approver") in events(mini, "ORD-1002")
 

@@ -55,7 +55,7 @@ PEOPLE += ((PARTNER_ADMIN, Role.PARTNER_ADMIN, "org-fjord"),)
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -102,13 +102,15 @@ def app_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture(scope="module")
-def app_url(app_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def serve_app(
+    database_url: str, log: Path, port: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """`streamlit run dashboard/server.py` (the app and its cookie routes, as `make app`
-    starts it) on a free port; its URL once it answers."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = {**os.environ, "ONBOARD_DATABASE_URL": app_database}
+    starts it) on `port` (a free one by default) with its stdout and stderr in `log`;
+    its URL once it answers."""
+    port = port or free_port()
+    environment = {**os.environ, "ONBOARD_DATABASE_URL": database_url, **(env or {})}
     command = [
         sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "server.py"),
         "--server.headless", "true", "--server.port", str(port),
@@ -117,7 +119,7 @@ def app_url(app_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     ]  # fmt: skip
     with log.open("wb") as output:  # a file, not a pipe nobody reads: it never fills up
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+            command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -139,6 +141,14 @@ def app_url(app_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="module")
+def app_url(app_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app against the journeys' SQLite database, on a free port."""
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with serve_app(app_database, log) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
