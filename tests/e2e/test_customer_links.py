@@ -14,11 +14,13 @@ opened in Chromium as the person it was sent to.
    server's output or any audit or outbox text.
 
 Screenshots of what the customer and the org administrator see go to `test-output/e2e/`;
-the SQLite run also refreshes the README's few in `docs/screenshots/`.
+with `ONBOARD_UPDATE_SCREENSHOTS=1` the SQLite run also refreshes the README's few in
+`docs/screenshots/` (a normal run leaves the checkout untouched).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -244,12 +246,12 @@ def _open(page, link: str) -> None:
 
 
 def _shot(app: LinksApp, page, name: str, readme: bool = False) -> None:
-    """What the person sees now, at the viewport's size; the SQLite run's best few also
-    go to the README's folder."""
+    """What the person sees now, at the viewport's size; asked to, the SQLite run's best
+    few also go to the README's folder."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"links_{app.backend}_{name}.png"
     page.screenshot(path=str(path), full_page=False)
-    if readme and app.backend == "sqlite":
+    if readme and app.backend == "sqlite" and os.environ.get("ONBOARD_UPDATE_SCREENSHOTS"):
         README_SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, README_SHOTS / f"{name}.png")
 
