@@ -19,7 +19,13 @@ from dashboard import components, link_access
 from dashboard.data import current_database, database_url
 from dashboard.data.operations import site_check
 from dashboard.i18n import _, current_language, fmt_date, fmt_number, label
-from dashboard.order_setup import COUNTRY_DEFAULT, whole, zones_for
+from dashboard.order_setup import (
+    licences_distributed,
+    location_form,
+    site_inputs,
+    whole,
+    zones_for,
+)
 from provisioning import i18n, orders
 from provisioning.access import Actor
 from provisioning.i18n import N_
@@ -27,11 +33,8 @@ from provisioning.orders import ActionResult, customer
 from provisioning.orders.customer import Step
 from provisioning.pdf import render_summary
 from provisioning.rules import (
-    CALLING_LANGUAGES,
     INDUSTRY_VERTICALS,
-    LOCATION_FIELDS,
     MAX_SITES,
-    default_sip_address,
     default_timezone,
 )
 from provisioning.states import Intent, OrderState, ServiceState
@@ -368,33 +371,13 @@ def meetings_form(actor: Actor, order: customer.CustomerOrder, service: ServiceS
         st.session_state.setdefault(f"link_site_name_{number}", "")
         st.session_state.setdefault(f"link_site_licences_{number}", 0)
         name_col, licences_col = st.columns([3, 1])
-        with name_col:
-            name = st.text_input(
-                _("Webex site URL name (site {number})").format(number=number),
-                key=f"link_site_name_{number}",
-                help=_("The site's address will be https://NAME.webex.com"),
-            )
-            components.field_errors(problem, f"site[{number}].name")
-        with licences_col:
-            licences = st.number_input(
-                _("Licences (site {number})").format(number=number),
-                min_value=0,
-                step=1,
-                key=f"link_site_licences_{number}",
-            )
-            components.field_errors(problem, f"site[{number}].licences")
-        sites.append((name, int(licences or 0)))
+        sites.append(site_inputs("link_", number, problem, name_col, licences_col))
     if rows < MAX_SITES and st.button(
         _("I need additional URLs"), key="link_meetings_add_site", icon=":material/add:"
     ):
         st.session_state["link_meetings_rows"] = rows + 1
         st.rerun()
-    given = sum(count for _name, count in sites)
-    distributed = _("{given} of {total} licences distributed").format(
-        given=fmt_number(given), total=fmt_number(service.licences)
-    )
-    st.markdown(f":green[{distributed}]" if given == service.licences else f":red[{distributed}]")
-    components.field_errors(problem, "licences")
+    licences_distributed(sites, service.licences, problem)
     timezone = st.selectbox(_("Time zone"), zones, key="link_meetings_timezone")
     components.field_errors(problem, "timezone")
     early = st.checkbox(
@@ -432,98 +415,14 @@ def meetings_form(actor: Actor, order: customer.CustomerOrder, service: ServiceS
 
 def calling_form(actor: Actor, order: customer.CustomerOrder, service: ServiceSummary) -> None:
     """Only the main office location now; more locations after provisioning."""
-    lang = current_language()
-    codes = components.country_codes()
-    country = order.country or order.org_country
-    defaults: dict[str, Any] = {
-        "name": "",
-        "country": country if country in codes else None,
-        "timezone": COUNTRY_DEFAULT,
-        "preferred_language": COUNTRY_DEFAULT,
-        "announcement_language": COUNTRY_DEFAULT,
-        "address_line1": "",
-        "address_line2": "",
-        "city": "",
-        "postal_code": "",
-        "state_code": "",
-        "sip_address": default_sip_address(order.company_name) or "",
-    }
-    draft = order.draft("calling")
-    for field, default in defaults.items():
-        drafted = draft.get(field)
-        st.session_state.setdefault(
-            f"link_calling_{field}", default if drafted is None else drafted
-        )
-    zones = [COUNTRY_DEFAULT, *zones_for(country)]
-    languages = [COUNTRY_DEFAULT, *CALLING_LANGUAGES]
-    # A draft's choice no longer offered (another country's zone) falls back to the default.
-    if st.session_state["link_calling_timezone"] not in zones:
-        st.session_state["link_calling_timezone"] = COUNTRY_DEFAULT
-    for field in ("preferred_language", "announcement_language"):
-        if st.session_state[f"link_calling_{field}"] not in languages:
-            st.session_state[f"link_calling_{field}"] = COUNTRY_DEFAULT
-    if st.session_state["link_calling_country"] not in codes:
-        st.session_state["link_calling_country"] = None
     problem = link_access.refusal("calling")
-    components.refusal_summary(problem, placed=LOCATION_FIELDS)
-    # Labels made now, in the page's language (see `intent_step`).
-    countries = {code: components.country(code) for code in codes}
-    own_zone = _("The country's time zone")
-    language_names = {code: i18n.language_name(code, lang) or code for code in CALLING_LANGUAGES}
-    language_names[COUNTRY_DEFAULT] = _("The country's language")
-
-    with st.form("link_calling_form"):
-        st.markdown("**" + _("Main office location") + "**")
-        name = st.text_input(_("Location name"), key="link_calling_name", max_chars=80)
-        components.field_errors(problem, "name")
-        country_code = st.selectbox(
-            _("Country or region where most users are"),
-            codes,
-            key="link_calling_country",
-            index=None,
-            format_func=countries.__getitem__,
-        )
-        components.field_errors(problem, "country")
-        timezone = st.selectbox(
-            _("Time zone"),
-            zones,
-            key="link_calling_timezone",
-            format_func=lambda zone: own_zone if zone == COUNTRY_DEFAULT else zone,
-        )
-        components.field_errors(problem, "timezone")
-        chosen: dict[str, Any] = {}
-        for field in ("preferred_language", "announcement_language"):
-            chosen[field] = st.selectbox(
-                _(components.FIELDS[field]),
-                languages,
-                key=f"link_calling_{field}",
-                format_func=language_names.__getitem__,
-            )
-            components.field_errors(problem, field)
-        for field in ("address_line1", "address_line2", "city", "postal_code", "state_code"):
-            chosen[field] = st.text_input(_(components.FIELDS[field]), key=f"link_calling_{field}")
-            components.field_errors(problem, field)
-        sip = st.text_input(
-            _("SIP address"),
-            key="link_calling_sip_address",
-            help=_("Pre-filled from the company name."),
-        )
-        components.field_errors(problem, "sip_address")
-        save = st.form_submit_button(_("Set up Calling"), key="link_calling_save", type="primary")
-        keep = st.form_submit_button(_("Save draft"), key="link_calling_draft")
-    location = {
-        "name": name,
-        "country": country_code or "",
-        "timezone": timezone or None,  # COUNTRY_DEFAULT: the service picks the country's
-        "preferred_language": chosen["preferred_language"] or None,
-        "announcement_language": chosen["announcement_language"] or None,
-        "address_line1": chosen["address_line1"],
-        "address_line2": chosen["address_line2"].strip() or None,
-        "city": chosen["city"],
-        "postal_code": chosen["postal_code"],
-        "state_code": chosen["state_code"].strip() or None,
-        "sip_address": sip.strip() or None,
-    }
+    location, save, keep = location_form(
+        "link_",
+        order.company_name,
+        order.country or order.org_country,
+        order.draft("calling"),
+        problem,
+    )
     if save:
         link_access.perform(
             actor,

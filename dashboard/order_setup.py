@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard import components, data, ui
 from dashboard.data import operations
@@ -235,28 +236,14 @@ def meetings_step(view: operations.OrderView, service: ServiceSummary) -> None:
     sites: list[tuple[str, int]] = []
     for number in range(1, rows + 1):
         name_col, licences_col, check_col = st.columns([3, 1, 1], vertical_alignment="bottom")
-        with name_col:
-            name = st.text_input(
-                _("Webex site URL name (site {number})").format(number=number),
-                key=f"meetings_site_name_{number}",
-                help=_("The site's address will be https://NAME.webex.com"),
-            )
-            components.field_errors(problem, f"site[{number}].name")
-        with licences_col:
-            licences = st.number_input(
-                _("Licences (site {number})").format(number=number),
-                min_value=0,
-                step=1,
-                key=f"meetings_site_licences_{number}",
-            )
-            components.field_errors(problem, f"site[{number}].licences")
+        name, licences = site_inputs("meetings_", number, problem, name_col, licences_col)
         with check_col:
             if st.button(_("Check name"), key=f"meetings_site_check_{number}"):
                 st.session_state.setdefault("meetings_checks", {})[number] = name
         checked = st.session_state.get("meetings_checks", {}).get(number)
         if checked is not None and checked == name:
             site_check_result(summary.company_name, number, name)
-        sites.append((name, int(licences or 0)))
+        sites.append((name, licences))
 
     add_col, remove_col = st.columns(2)
     if add_col.button(
@@ -277,12 +264,7 @@ def meetings_step(view: operations.OrderView, service: ServiceSummary) -> None:
             st.session_state.pop(key, None)
         st.rerun()
 
-    given = sum(licences for _name, licences in sites)
-    distributed = _("{given} of {total} licences distributed").format(
-        given=fmt_number(given), total=fmt_number(total)
-    )
-    st.markdown(f":green[{distributed}]" if given == total else f":red[**{distributed}**]")
-    components.field_errors(problem, "licences")
+    licences_distributed(sites, total, problem)
 
     timezone = st.selectbox(_("Time zone"), zones, key="meetings_timezone")
     components.field_errors(problem, "timezone")
@@ -330,6 +312,45 @@ def meetings_step(view: operations.OrderView, service: ServiceSummary) -> None:
         later_button(view, service)
 
 
+def site_inputs(
+    prefix: str,
+    number: int,
+    problem: operations.Refusal | None,
+    name_col: DeltaGenerator,
+    licences_col: DeltaGenerator,
+) -> tuple[str, int]:
+    """One site's URL name and licences, with the reasons a refusal gave for each (the
+    operator's wizard, `prefix` "meetings_", and a contact's link page, "link_")."""
+    with name_col:
+        name = st.text_input(
+            _("Webex site URL name (site {number})").format(number=number),
+            key=f"{prefix}site_name_{number}",
+            help=_("The site's address will be https://NAME.webex.com"),
+        )
+        components.field_errors(problem, f"site[{number}].name")
+    with licences_col:
+        licences = st.number_input(
+            _("Licences (site {number})").format(number=number),
+            min_value=0,
+            step=1,
+            key=f"{prefix}site_licences_{number}",
+        )
+        components.field_errors(problem, f"site[{number}].licences")
+    return name, int(licences or 0)
+
+
+def licences_distributed(
+    sites: list[tuple[str, int]], total: int, problem: operations.Refusal | None
+) -> None:
+    """The live sum of the sites' licences against the order's: they must add up."""
+    given = sum(licences for _name, licences in sites)
+    distributed = _("{given} of {total} licences distributed").format(
+        given=fmt_number(given), total=fmt_number(total)
+    )
+    st.markdown(f":green[{distributed}]" if given == total else f":red[**{distributed}**]")
+    components.field_errors(problem, "licences")
+
+
 def use_name(number: int, name: str) -> None:
     """Callback of a suggestion: it becomes the site's name (before the widget redraws)."""
     st.session_state[f"meetings_site_name_{number}"] = name
@@ -369,108 +390,14 @@ def calling_step(view: operations.OrderView, service: ServiceSummary) -> None:
     if service.state == ServiceState.PROVISIONED:
         components.location_details(service)
         return
-    lang = current_language()
-    draft = view.draft("calling")
-    codes = components.country_codes()
-    country = draft.get("country") or summary.country or summary.org_country
-    defaults: dict[str, Any] = {
-        "name": "",
-        "country": country if country in codes else None,
-        "timezone": COUNTRY_DEFAULT,
-        "preferred_language": COUNTRY_DEFAULT,
-        "announcement_language": COUNTRY_DEFAULT,
-        "address_line1": "",
-        "address_line2": "",
-        "city": "",
-        "postal_code": "",
-        "state_code": "",
-        "sip_address": default_sip_address(summary.company_name) or "",
-    }
-    for field, default in defaults.items():
-        drafted = draft.get(field)
-        st.session_state.setdefault(f"calling_{field}", default if drafted is None else drafted)
-    zones = [COUNTRY_DEFAULT, *zones_for(country)]
-    if st.session_state["calling_timezone"] not in zones:
-        st.session_state["calling_timezone"] = COUNTRY_DEFAULT
-    languages = [COUNTRY_DEFAULT, *CALLING_LANGUAGES]
-    for field in ("preferred_language", "announcement_language"):
-        if st.session_state[f"calling_{field}"] not in languages:
-            st.session_state[f"calling_{field}"] = COUNTRY_DEFAULT
-
     problem = operations.refusal("calling")
-    components.refusal_summary(problem, placed=LOCATION_FIELDS)
-
-    def language(code: str) -> str:
-        if code == COUNTRY_DEFAULT:
-            return _("The country's language")
-        return i18n.language_name(code, lang) or code
-
-    with st.form("calling_form"):
-        st.markdown("**" + _("Main office location") + "**")
-        name = st.text_input(_("Location name"), key="calling_name", max_chars=80)
-        components.field_errors(problem, "name")
-        country_col, zone_col = st.columns(2)
-        with country_col:
-            country_code = st.selectbox(
-                _("Country or region where most users are"),
-                codes,
-                key="calling_country",
-                index=None,
-                format_func=components.country,
-            )
-            components.field_errors(problem, "country")
-        with zone_col:
-            timezone = st.selectbox(
-                _("Time zone"),
-                zones,
-                key="calling_timezone",
-                format_func=lambda zone: (
-                    _("The country's time zone") if zone == COUNTRY_DEFAULT else zone
-                ),
-            )
-            components.field_errors(problem, "timezone")
-        preferred_col, announcement_col = st.columns(2)
-        with preferred_col:
-            preferred = st.selectbox(
-                _("Preferred language"),
-                languages,
-                key="calling_preferred_language",
-                format_func=language,
-            )
-            components.field_errors(problem, "preferred_language")
-        with announcement_col:
-            announcement = st.selectbox(
-                _("Announcement language"),
-                languages,
-                key="calling_announcement_language",
-                format_func=language,
-            )
-            components.field_errors(problem, "announcement_language")
-        values: dict[str, Any] = {}
-        for field in ("address_line1", "address_line2", "city", "postal_code", "state_code"):
-            values[field] = st.text_input(_(components.FIELDS[field]), key=f"calling_{field}")
-            components.field_errors(problem, field)
-        sip = st.text_input(
-            _("SIP address"),
-            key="calling_sip_address",
-            help=_("Pre-filled from the company name."),
-        )
-        components.field_errors(problem, "sip_address")
-        save = st.form_submit_button(_("Set up Calling"), key="calling_save", type="primary")
-        keep = st.form_submit_button(_("Save draft"), key="calling_save_draft")
-    location = {
-        "name": name,
-        "country": country_code or "",
-        "timezone": timezone or None,  # COUNTRY_DEFAULT: the service picks the country's
-        "preferred_language": preferred or None,
-        "announcement_language": announcement or None,
-        "address_line1": values["address_line1"],
-        "address_line2": values["address_line2"].strip() or None,
-        "city": values["city"],
-        "postal_code": values["postal_code"],
-        "state_code": values["state_code"].strip() or None,
-        "sip_address": sip.strip() or None,
-    }
+    location, save, keep = location_form(
+        "",
+        summary.company_name,
+        summary.country or summary.org_country,
+        view.draft("calling"),
+        problem,
+    )
     if save:
         operations.perform(
             "calling",
@@ -489,6 +416,115 @@ def calling_step(view: operations.OrderView, service: ServiceSummary) -> None:
             done=_("Draft saved: the form reopens as you left it."),
         )
     later_button(view, service)
+
+
+def location_form(
+    prefix: str,
+    company_name: str,
+    country: str | None,
+    draft: dict[str, Any],
+    problem: operations.Refusal | None,
+) -> tuple[dict[str, Any], bool, bool]:
+    """The Calling main location's form, the same for an operator (`prefix` "") and for a
+    contact's link page ("link_"): the defaults (the country's time zone and languages, a
+    SIP address from the company name), then a saved draft, fill it; each refused field
+    shows its reason under it. Returns the location as the service takes it, and whether
+    it was submitted to set up or to keep as a draft."""
+    lang = current_language()
+    codes = components.country_codes()
+    country = draft.get("country") or country
+    defaults: dict[str, Any] = {
+        "name": "",
+        "country": country if country in codes else None,
+        "timezone": COUNTRY_DEFAULT,
+        "preferred_language": COUNTRY_DEFAULT,
+        "announcement_language": COUNTRY_DEFAULT,
+        "address_line1": "",
+        "address_line2": "",
+        "city": "",
+        "postal_code": "",
+        "state_code": "",
+        "sip_address": default_sip_address(company_name) or "",
+    }
+    key = f"{prefix}calling_{{}}".format
+    for field, default in defaults.items():
+        drafted = draft.get(field)
+        st.session_state.setdefault(key(field), default if drafted is None else drafted)
+    zones = [COUNTRY_DEFAULT, *zones_for(country)]
+    languages = [COUNTRY_DEFAULT, *CALLING_LANGUAGES]
+    # A draft's choice no longer offered (another country's zone) falls back to the default.
+    if st.session_state[key("timezone")] not in zones:
+        st.session_state[key("timezone")] = COUNTRY_DEFAULT
+    for field in ("preferred_language", "announcement_language"):
+        if st.session_state[key(field)] not in languages:
+            st.session_state[key(field)] = COUNTRY_DEFAULT
+    if st.session_state[key("country")] not in codes:
+        st.session_state[key("country")] = None
+    components.refusal_summary(problem, placed=LOCATION_FIELDS)
+    # Labels made now, in the page's language: a format function is also called later,
+    # outside this run (AppTest reads widget values that way).
+    countries = {code: components.country(code) for code in codes}
+    own_zone = _("The country's time zone")
+    language_names = {code: i18n.language_name(code, lang) or code for code in CALLING_LANGUAGES}
+    language_names[COUNTRY_DEFAULT] = _("The country's language")
+
+    with st.form(f"{prefix}calling_form"):
+        st.markdown("**" + _("Main office location") + "**")
+        name = st.text_input(_("Location name"), key=key("name"), max_chars=80)
+        components.field_errors(problem, "name")
+        country_col, zone_col = st.columns(2)
+        with country_col:
+            country_code = st.selectbox(
+                _("Country or region where most users are"),
+                codes,
+                key=key("country"),
+                index=None,
+                format_func=countries.__getitem__,
+            )
+            components.field_errors(problem, "country")
+        with zone_col:
+            timezone = st.selectbox(
+                _("Time zone"),
+                zones,
+                key=key("timezone"),
+                format_func=lambda zone: own_zone if zone == COUNTRY_DEFAULT else zone,
+            )
+            components.field_errors(problem, "timezone")
+        values: dict[str, Any] = {}
+        for field, column in zip(
+            ("preferred_language", "announcement_language"), st.columns(2), strict=True
+        ):
+            with column:
+                values[field] = st.selectbox(
+                    _(components.FIELDS[field]),
+                    languages,
+                    key=key(field),
+                    format_func=language_names.__getitem__,
+                )
+                components.field_errors(problem, field)
+        for field in ("address_line1", "address_line2", "city", "postal_code", "state_code"):
+            values[field] = st.text_input(_(components.FIELDS[field]), key=key(field))
+            components.field_errors(problem, field)
+        sip = st.text_input(
+            _("SIP address"), key=key("sip_address"), help=_("Pre-filled from the company name.")
+        )
+        components.field_errors(problem, "sip_address")
+        save = st.form_submit_button(_("Set up Calling"), key=key("save"), type="primary")
+        keep = st.form_submit_button(_("Save draft"), key=key("save_draft"))
+    location = {
+        "name": name,
+        "country": country_code or "",
+        "timezone": timezone or None,  # COUNTRY_DEFAULT: the service picks the country's
+        "preferred_language": values["preferred_language"] or None,
+        "announcement_language": values["announcement_language"] or None,
+        "address_line1": values["address_line1"],
+        "address_line2": values["address_line2"].strip() or None,
+        "city": values["city"],
+        "postal_code": values["postal_code"],
+        "state_code": values["state_code"].strip() or None,
+        "sip_address": sip.strip() or None,
+    }
+    return location, save, keep
 
 
 def setup_wizard(view: operations.OrderView) -> None:
