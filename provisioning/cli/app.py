@@ -7,10 +7,12 @@ Service errors become exit codes: 2 for refused input (with every reason), 1 oth
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -42,6 +44,25 @@ class CliContext:
 
 
 pass_ctx = click.make_pass_decorator(CliContext)
+
+
+class FilePath(click.Path):
+    """`click.Path` for a file or folder argument. A name's bytes that are not UTF-8 are
+    fine (they come back as the file system's own escapes); text the file system cannot
+    encode at all (a lone surrogate from a broken terminal) is refused naming the option,
+    before anything looks at the disk."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            try:
+                os.fsencode(value)
+            except UnicodeEncodeError:
+                self.fail("not UTF-8 text: check the terminal's encoding", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def file_path(**options: Any) -> FilePath:
+    return FilePath(path_type=Path, **options)
 
 
 def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:

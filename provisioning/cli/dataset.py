@@ -10,6 +10,7 @@ from provisioning.cli.app import (
     CliContext,
     actor_option,
     cli,
+    file_path,
     format_option,
     handle_errors,
     job_runner,
@@ -18,7 +19,7 @@ from provisioning.cli.app import (
 from provisioning.cli.output import emit_object, emit_rows
 from provisioning.dataset import export_dataset, import_dataset
 
-_DIRECTORY = click.Path(file_okay=False, path_type=Path)
+_DIRECTORY = file_path(file_okay=False)
 
 
 @cli.command("import")

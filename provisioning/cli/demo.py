@@ -12,6 +12,7 @@ from provisioning.cli.app import (
     CliContext,
     actor_option,
     cli,
+    file_path,
     format_option,
     handle_errors,
     job_runner,
@@ -46,7 +47,7 @@ def _now(value: str | None) -> datetime:
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=file_path(file_okay=False),
     help="Also keep the world as a dataset in this directory.",
 )
 @click.option("--if-empty", is_flag=True, help="Do nothing (exit 0) if the database has data.")

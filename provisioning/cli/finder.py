@@ -17,6 +17,7 @@ from provisioning.cli.app import (
     CliContext,
     actor_option,
     cli,
+    file_path,
     format_option,
     handle_errors,
     pass_ctx,
@@ -252,7 +253,7 @@ def models_activate(ctx: CliContext, version: int, actor: str | None) -> None:
 @models_group.command("build-default")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=file_path(file_okay=False),
     default=None,
     help="Where to write default.skops/default.json (default: matching/models).",
 )

@@ -18,6 +18,7 @@ from provisioning.cli.app import (
     CliContext,
     actor_option,
     cli,
+    file_path,
     format_option,
     handle_errors,
     pass_ctx,
@@ -263,7 +264,7 @@ def orders_later(ctx: CliContext, order_id: str, service: str, actor: str | None
     "--pdf",
     "pdf_path",
     required=True,
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    type=file_path(dir_okay=False, writable=True),
     help="Where to write the order summary PDF.",
 )
 @click.option("--lang", type=click.Choice(["en", "sv"]), default="en", show_default=True)

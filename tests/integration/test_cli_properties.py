@@ -411,7 +411,7 @@ def test_import_of_a_bad_directory(
                 target.mkdir()
             for file, raw in junk.items() if kind == "junk" else ():
                 (target / file).write_bytes(raw)
-        except OSError:  # a name the file system refuses (too long, say): not a test
+        except (OSError, UnicodeEncodeError):  # a name the file system refuses: not a test
             event("unwritable name")
             return
         result = desk.run("import", "--actor", ACTOR, "--", str(target))
@@ -473,3 +473,15 @@ def test_a_company_name_longer_once_transliterated_gets_its_org(desk: Desk) -> N
     with desk.db.read() as session:
         org = session.get(Org, org_id)
         assert org is not None and (org.name, org.country) == (name, "TW")
+
+
+@pytest.mark.parametrize("command", [["import", "--"], ["export", "--"], ["demo", "--out"]])
+def test_a_path_that_is_not_utf8_is_refused_naming_it(desk: Desk, command: list[str]) -> None:
+    """A lone surrogate (what a Latin-1 terminal's bytes become) in a path: the file system
+    cannot take it, so the option says so before anything is looked at (it used to be an
+    unexpected failure, exit 1)."""
+    before = database_state(desk.db)
+    result = desk.run(*command, "/tmp/Sj\udcf6berg-\ud800")  # \udcf6: a byte, fine
+    assert result.exit_code == 2, result.output
+    assert "not UTF-8 text" in result.stderr
+    assert database_state(desk.db) == before
