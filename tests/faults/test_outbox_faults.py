@@ -211,12 +211,12 @@ def test_a_killed_sender_delivers_nothing_twice_and_the_next_run_reports_what_it
     assert kills == KILLS  # each kill landed while the sender was sending
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("new_database", ["postgresql"], indirect=True)  # SQLite: no server
 def test_a_running_sender_outlives_a_postgresql_restart_and_delivers_everything_once(
     new_database: Callable[[], str], inbox: tuple[Inbox, dict[str, str]]
 ) -> None:
     url = new_database()
-    if not url.startswith("postgresql"):
-        pytest.skip("a server restart is PostgreSQL's fault; SQLite has no server")
     server, env = inbox
     server.delay = 0.08  # a run of 40 lasts ~3 s: the restart lands inside it
     queue(url, 0, MESSAGES)
