@@ -58,6 +58,7 @@ class OrderQuery:
     company_name: str
     country: str | None = None
     partner_id: str | None = None
+    converts_trial: bool = False  # a line of the order converts a running trial
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,10 @@ from matching.candidates import Candidate, CandidateSet
 from matching.features import FEATURE_NAMES, feature_rows
 
 _EPS = 1e-6
+# What "Confident: can be applied without review" promises: at least this share of the
+# answers at or above the auto threshold are right (chosen by conformal risk control, and
+# watched in production against the decisions operators make).
+AUTO_TARGET_PRECISION = 0.995
 
 
 class Review(StrEnum):

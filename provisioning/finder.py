@@ -16,7 +16,7 @@ import hashlib
 import itertools
 import json
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,8 +24,8 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session, object_session
 
 from matching import persistence
 from matching.candidates import (
@@ -56,7 +56,7 @@ from provisioning.access import Actor, Permission, authorize
 from provisioning.db import Database
 from provisioning.errors import Conflict, FieldError, InvalidInput, NotFound
 from provisioning.finder_source import PrefetchingSource, SqlCandidateSource
-from provisioning.models import ModelVersion, Order
+from provisioning.models import ModelVersion, Order, OrderLine
 from provisioning.models.base import utcnow
 from provisioning.states import Decision, OrderState
 
@@ -100,20 +100,53 @@ def load_version(row: ModelVersion) -> Model:
 _LOADED: dict[str, Model] = {}
 
 
-def order_query(order: Order) -> OrderQuery:
+# Does a line of the order convert a running trial (the guard rails and features ask)?
+_CONVERTS_TRIAL = (
+    exists()
+    .where(OrderLine.order_id == Order.order_id, OrderLine.is_trial_conversion.is_(True))
+    .correlate(Order)
+)
+
+
+def order_query(order: Order, converts_trial: bool | None = None) -> OrderQuery:
+    """What the finder knows of `order`; `converts_trial` is read from its lines unless
+    the caller read it already (for a batch, `trial_conversions`)."""
+    if converts_trial is None:
+        session = object_session(order)
+        converts_trial = bool(
+            session is not None
+            and session.scalar(select(_CONVERTS_TRIAL).where(Order.order_id == order.order_id))
+        )
     return OrderQuery(
         order.order_id,
         order.provisioning_email,
         order.company_name,
         order.country,
         order.partner_id,
+        converts_trial,
+    )
+
+
+def trial_conversions(session: Session, order_ids: Sequence[str]) -> set[str]:
+    """Which of `order_ids` have a line converting a trial, in one query."""
+    return set(
+        session.scalars(
+            select(OrderLine.order_id).where(
+                OrderLine.order_id.in_(order_ids), OrderLine.is_trial_conversion.is_(True)
+            )
+        )
     )
 
 
 # `order_query`'s fields as plain rows, for `match_all`: loading ORM objects cost more
 # than matching them.
 _ORDER_QUERIES = select(
-    Order.order_id, Order.provisioning_email, Order.company_name, Order.country, Order.partner_id
+    Order.order_id,
+    Order.provisioning_email,
+    Order.company_name,
+    Order.country,
+    Order.partner_id,
+    _CONVERTS_TRIAL,
 )
 
 
@@ -206,7 +239,8 @@ def candidate_sets(
         batch = session.scalars(query.order_by(Order.order_id).limit(MATCH_BATCH)).all()
         if not batch:
             return
-        queries = [order_query(order) for order in batch]
+        converting = trial_conversions(session, [order.order_id for order in batch])
+        queries = [order_query(order, order.order_id in converting) for order in batch]
         source = PrefetchingSource(session)
         source.prefetch(queries, DOMAIN_LIMIT, NAME_LIMIT, PARTNER_LIMIT)
         for order, found in zip(batch, find_candidates_of(queries, source), strict=True):

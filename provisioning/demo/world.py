@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import pycountry
 from anyascii import anyascii
 from cleanco import basename
 from faker import Faker
@@ -48,6 +49,7 @@ class OrderCase(StrEnum):
     DEPARTMENT = "department"  # a department with its own org orders for itself
     SUBSIDIARY = "subsidiary"  # a subsidiary abroad orders on the parent's domain
     STALE_TRIAL = "stale_trial"  # only an abandoned trial holds the domain: a new org
+    LIVE_TRIAL = "live_trial"  # the company's only org is a trial someone started weeks ago
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,85 @@ POOL_SIZE = 400
 ID_WIDTH = 7
 
 
+ORG_NAME_STYLES = ("registered", "short", "upper", "lower", "with_country", "domain", "webex")
+TRIAL_NAME_STYLES = (
+    "company_test",  # "Acme test"
+    "company_trial",  # "Acme Trial"
+    "persons_org",  # "Lars's org"
+    "person",  # "Lars Svensson"
+    "email",  # "lars.svensson@acme.se"
+    "first_name",  # "Lars"
+    "generic",  # "Webex trial"
+)
+TYPED_STYLES = ("basename", "upper", "lower", "typo", "extra_word", "first_word")
+_EXTRA_WORDS = ("Group", "Inc", "Ltd", "Holding", "International", "& Co")
+_GENERIC_TRIALS = ("Webex trial", "Trial", "My Webex", "Test org", "Webex Suite trial")
+
+
+def _weights(value: dict[str, float], allowed: tuple[str, ...], name: str) -> None:
+    unknown = set(value) - set(allowed)
+    if unknown or any(w < 0 for w in value.values()):
+        raise ValueError(f"{name}: unknown styles or negative weights ({sorted(unknown)})")
+
+
+@dataclass(frozen=True)
+class Habits:
+    """How a world's people name and run things. The defaults are the demo's own habits;
+    a family of worlds (`provisioning.demo.families`) draws them at random, so that a
+    model trained on some families can be judged on others it never saw.
+
+    Every habit at its default leaves the demo world byte for byte as it was: the draws
+    a habit needs come from a random stream of their own.
+    """
+
+    # How a company's main org is named (weights over ORG_NAME_STYLES).
+    org_names: dict[str, float] = field(default_factory=lambda: {"registered": 1.0})
+    # How self-signup trials are named (weights over TRIAL_NAME_STYLES).
+    trial_names: dict[str, float] = field(default_factory=lambda: {"company_test": 1.0})
+    # How buyers type the company name (share per TYPED_STYLES; the rest type it as
+    # registered), tried in this order with one draw.
+    typed: dict[str, float] = field(
+        default_factory=lambda: {"basename": 0.35, "upper": 0.10, "typo": 0.05}
+    )
+    countries: tuple[str, ...] = ()  # the countries companies are in; empty: all
+    p_dotcom: float = 0.0  # a company registers under .com whatever its country
+    p_claimed: float = 0.6  # a main org's domain is claimed (else verified)
+    p_no_domain_row: float = 0.0  # a main org never added its domain (members only)
+    p_person_trial: float = 0.0  # a live trial main org is a self-signup named per trial_names
+    p_trial_only: float = 0.0  # a company with no org yet has a live self-signup trial
+    p_partner_on_order: float = 0.8  # a managed customer's order names the partner
+    active_share: float = 0.9  # of a main org's members: active
+    org_days: tuple[float, float] = (200.0, 3500.0)  # a main org was created this long ago
+    live_trial_days: tuple[float, float] = (20.0, 60.0)  # a running trial was started
+    abandoned_days: tuple[float, float] = (700.0, 2500.0)  # an abandoned trial was started
+    silent_days: tuple[float, float] = (0.0, 45.0)  # a main org member was last active
+
+    def __post_init__(self) -> None:
+        _weights(self.org_names, ORG_NAME_STYLES, "org_names")
+        _weights(self.trial_names, TRIAL_NAME_STYLES, "trial_names")
+        _weights(self.typed, TYPED_STYLES, "typed")
+        if sum(self.typed.values()) > 1:
+            raise ValueError("typed: the shares add up to more than 1")
+        unknown = set(self.countries) - {c.code for c in COUNTRIES}
+        if unknown:
+            raise ValueError(f"countries: unknown codes {sorted(unknown)}")
+        for name in ("org_days", "live_trial_days", "abandoned_days", "silent_days"):
+            low, high = getattr(self, name)
+            if not 0 <= low <= high:
+                raise ValueError(f"{name}: need 0 <= low <= high")
+        for name in (
+            "p_dotcom",
+            "p_claimed",
+            "p_no_domain_row",
+            "p_person_trial",
+            "p_trial_only",
+            "p_partner_on_order",
+            "active_share",
+        ):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name}: must be between 0 and 1")
+
+
 @dataclass(frozen=True)
 class WorldParams:
     """The knobs of a world; tests draw worlds unlike the default by changing them."""
@@ -115,6 +196,7 @@ class WorldParams:
     orgs: int = 1000
     seed: int = 7
     names_seed: int = 2026  # which Faker names the pools hold (vary it to test on new names)
+    name_pool: int = POOL_SIZE  # names drawn per country: fewer, more companies share a name
     now: datetime = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
     members_per_org: float = 9.0  # mean members of a company's main org
     partner_share: float = 0.03  # of orgs: partners that manage customers
@@ -140,6 +222,7 @@ class WorldParams:
             OrderCase.FREE_MAIL: 0.3,  # an employee orders from a personal address
         }
     )
+    habits: Habits = field(default_factory=Habits)
 
     def __post_init__(self) -> None:
         if self.orgs < 1:
@@ -150,6 +233,8 @@ class WorldParams:
             value = getattr(self, f.name)
             if (f.name.startswith("p_") or f.name.endswith("_share")) and not 0 <= value <= 1:
                 raise ValueError(f"{f.name}: must be between 0 and 1 (got {value})")
+        if self.name_pool < 10:
+            raise ValueError("name_pool: must be at least 10")
         if self.members_per_org < 1:
             raise ValueError("members_per_org: must be at least 1")
         if self.orders_per_100_orgs < 0 or self.queue_days < 1:
@@ -195,6 +280,13 @@ class _Company:
 
 
 @dataclass(frozen=True, slots=True)
+class _Signer:
+    first: str
+    last: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Partner:
     org_id: str
     email: str
@@ -207,26 +299,26 @@ class _Pools:
     computed once here rather than per row.
     """
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, size: int = POOL_SIZE) -> None:
         self.companies: dict[str, list[tuple[str, str]]] = {}
         self.first: dict[str, list[tuple[str, str]]] = {}
         self.last: dict[str, list[tuple[str, str]]] = {}
         for index, country in enumerate(COUNTRIES):
             fake = Faker(country.locale)
             fake.seed_instance(seed * 1000 + index)
-            companies = [fake.company() for _ in range(POOL_SIZE)]
+            companies = [fake.company() for _ in range(size)]
             self.companies[country.code] = [
                 (name, slug(basename(anyascii(name)) or name)[:20] or "company")
                 for name in companies
             ]
-            self.first[country.code] = [_named(fake.first_name()) for _ in range(POOL_SIZE)]
-            self.last[country.code] = [_named(fake.last_name()) for _ in range(POOL_SIZE)]
+            self.first[country.code] = [_named(fake.first_name()) for _ in range(size)]
+            self.last[country.code] = [_named(fake.last_name()) for _ in range(size)]
 
 
 @lru_cache(maxsize=2)
-def _pools(names_seed: int) -> _Pools:
-    """Pools depend on `names_seed` only: worlds of one seed family share them."""
-    return _Pools(names_seed)
+def _pools(names_seed: int, size: int = POOL_SIZE) -> _Pools:
+    """Pools depend on `names_seed` and their size only: worlds of one seed share them."""
+    return _Pools(names_seed, size)
 
 
 def _named(name: str) -> tuple[str, str]:
@@ -265,7 +357,12 @@ class _World:
         self.p = params
         self.out = out
         self.rng = random.Random(params.seed)
-        self.pools = _pools(params.names_seed)
+        self.habits = params.habits
+        # The habits' own draws: at their defaults none is made, so the demo stays as it was.
+        self.hrng = random.Random(params.seed * 7919 + 17)
+        wanted = set(params.habits.countries)
+        self.countries = tuple(c for c in COUNTRIES if not wanted or c.code in wanted)
+        self.pools = _pools(params.names_seed, params.name_pool)
         self.org_count = 0
         self.order_count = 0
         self.person_count = 0
@@ -368,6 +465,69 @@ class _World:
     def member_count(self) -> int:
         return max(1, round(self.rng.expovariate(1 / self.p.members_per_org)))
 
+    # ---- habits -------------------------------------------------------------------------
+    def habit(self, weights: dict[str, float]) -> str:
+        """One style of `weights`, drawn from the habits' stream (no draw for one style)."""
+        if len(weights) == 1:
+            return next(iter(weights))
+        styles = [style for style, weight in weights.items() if weight > 0]
+        return self.hrng.choices(styles, [weights[style] for style in styles])[0]
+
+    def suffix_for(self, country: Country) -> str:
+        dotcom = self.habits.p_dotcom
+        return "com" if dotcom and self.hrng.random() < dotcom else country.suffix
+
+    def org_name(self, name: str, country: Country, domain: str) -> str:
+        """What a company's main org is called, by this world's habit."""
+        style = self.habit(self.habits.org_names)
+        short = basename(name) or name
+        if style == "short":
+            return short
+        if style == "upper":
+            return name.upper()
+        if style == "lower":
+            return name.lower()
+        if style == "with_country":
+            found = pycountry.countries.get(alpha_2=country.code)
+            return f"{short} {found.name if found else country.code}"
+        if style == "domain":
+            return domain
+        if style == "webex":
+            return f"{short} - Webex"
+        return name
+
+    def signer(self, country: Country, domain: str, used: set[str]) -> _Signer:
+        """The person who started a self-signup trial, with an address on `domain`."""
+        first, first_slug = self.hrng.choice(self.pools.first[country.code])
+        last, last_slug = self.hrng.choice(self.pools.last[country.code])
+        local, number = f"{first_slug}.{last_slug}", 1
+        while f"{local}@{domain}" in used:
+            number += 1
+            local = f"{first_slug}.{last_slug}{number}"
+        used.add(f"{local}@{domain}")
+        return _Signer(first, last, f"{local}@{domain}")
+
+    def trial_name(self, company: str, signer: _Signer) -> str:
+        """What a self-signup trial is called, by this world's habit."""
+        style = self.habit(self.habits.trial_names)
+        if style == "company_trial":
+            return f"{basename(company) or company} Trial"
+        if style == "persons_org":
+            return f"{signer.first}'s org"
+        if style == "person":
+            return f"{signer.first} {signer.last}"
+        if style == "email":
+            return signer.email
+        if style == "first_name":
+            return signer.first
+        if style == "generic":
+            return self.hrng.choice(_GENERIC_TRIALS)
+        return f"{company.split()[0]} test"
+
+    def signer_row(self, org_id: str, signer: _Signer, active: bool, seen: datetime) -> None:
+        status = MemberStatus.ACTIVE if active else MemberStatus.INACTIVE
+        self.out.row("users.csv", org_id, signer.email, status.value, format_timestamp(seen))
+
     # ---- the world ----------------------------------------------------------------------
     def generate(self) -> None:
         partners = max(1, round(self.p.orgs * self.p.partner_share)) if self.p.orgs >= 10 else 0
@@ -382,7 +542,7 @@ class _World:
                 self.company()
 
     def partner(self) -> None:
-        country = self.rng.choice(COUNTRIES)
+        country = self.rng.choice(self.countries)
         company, stem = self.company_name(country)
         name = f"{company} IT Services"
         domain = self.unique_domain(f"{stem}it"[:24], country.suffix)
@@ -394,7 +554,7 @@ class _World:
         self.partners.append(_Partner(org_id, staff[0]))
 
     def personal(self) -> None:
-        country = self.rng.choice(COUNTRIES)
+        country = self.rng.choice(self.countries)
         name, email = self.free_mail_person(country)
         status = self.rng.choice((OrgStatus.TRIAL, OrgStatus.ACTIVE, OrgStatus.EXPIRED))
         org_id = self.org(name, country, status, self.ago(30, 1500), industry="")
@@ -409,9 +569,13 @@ class _World:
             self.order(OrderCase.FREE_MAIL, org_id, email, name, country, None)
 
     def company_without_org(self) -> None:
-        country = self.rng.choice(COUNTRIES)
+        country = self.rng.choice(self.countries)
         name, stem = self.company_name(country)
-        domain = self.unique_domain(stem, country.suffix)
+        domain = self.unique_domain(stem, self.suffix_for(country))
+        trial_only = self.habits.p_trial_only
+        if trial_only and self.hrng.random() < trial_only and self.org_count < self.p.orgs:
+            self.live_trial_only(name, country, domain)
+            return
         if self.rng.random() < self.p.p_stale_trial and self.org_count < self.p.orgs:
             # Someone tried Webex years ago and left: not the org a new order belongs in.
             used: set[str] = set()
@@ -428,11 +592,33 @@ class _World:
             else:
                 self.order(OrderCase.NO_MATCH, None, email, name, country, None)
 
+    def live_trial_only(self, name: str, country: Country, domain: str) -> None:
+        """A company with no org but a trial someone there started weeks ago, named after
+        them (or by whatever habit): the org a new order belongs in."""
+        hrng, used = self.hrng, set()
+        signer = self.signer(country, domain, used)
+        trial = self.org(
+            self.trial_name(name, signer),
+            country,
+            OrgStatus.TRIAL,
+            self.ago(*self.habits.live_trial_days),
+            industry="",
+        )
+        if hrng.random() < 0.5:
+            self.out.row("domains.csv", trial, domain, DomainStatus.UNVERIFIED.value)
+        self.signer_row(trial, signer, True, self.ago(0, 10))
+        self.members(trial, country, domain, hrng.randint(0, 3), used, 0.9, (0, 20))
+        if self.rng.random() < self.order_rate * 4:
+            email = signer.email if hrng.random() < 0.7 else self.address(country, domain, used)
+            converts = hrng.random() < 0.5
+            typed = self.as_typed(name)
+            self.order(OrderCase.LIVE_TRIAL, trial, email, typed, country, None, converts)
+
     def company(self) -> None:
-        rng, p = self.rng, self.p
-        country = rng.choice(COUNTRIES)
+        rng, p, h = self.rng, self.p, self.habits
+        country = rng.choice(self.countries)
         name, stem = self.company_name(country)
-        domain = self.unique_domain(stem, country.suffix)
+        domain = self.unique_domain(stem, self.suffix_for(country))
         partner = (
             rng.choice(self.partners)
             if self.partners and rng.random() < p.p_partner_managed
@@ -440,12 +626,27 @@ class _World:
         )
         live_trial = rng.random() < p.p_live_trial
         status = OrgStatus.TRIAL if live_trial else OrgStatus.ACTIVE
-        created = self.ago(20, 60) if live_trial else self.ago(200, 3500)
-        org_id = self.org(name, country, status, created, partner.org_id if partner else None)
-        proof = DomainStatus.CLAIMED if rng.random() < 0.6 else DomainStatus.VERIFIED
-        self.out.row("domains.csv", org_id, domain, proof.value)
+        created = self.ago(*h.live_trial_days) if live_trial else self.ago(*h.org_days)
         used: set[str] = set()
-        members = self.members(org_id, country, domain, self.member_count(), used, 0.9, (0, 45))
+        signer = None
+        if live_trial and h.p_person_trial and self.hrng.random() < h.p_person_trial:
+            signer = self.signer(country, domain, used)  # a self-signup that grew
+            org_name = self.trial_name(name, signer)
+        else:
+            org_name = self.org_name(name, country, domain)
+        org_id = self.org(org_name, country, status, created, partner.org_id if partner else None)
+        proof = DomainStatus.CLAIMED if rng.random() < h.p_claimed else DomainStatus.VERIFIED
+        if signer is not None:
+            if self.hrng.random() < 0.5:
+                self.out.row("domains.csv", org_id, domain, DomainStatus.UNVERIFIED.value)
+        elif not (h.p_no_domain_row and self.hrng.random() < h.p_no_domain_row):
+            self.out.row("domains.csv", org_id, domain, proof.value)
+        members = self.members(
+            org_id, country, domain, self.member_count(), used, h.active_share, h.silent_days
+        )
+        if signer is not None:
+            self.signer_row(org_id, signer, True, self.ago(0, 10))
+            members.insert(0, signer.email)
         company = _Company(name, stem, country, domain, org_id, members[:4], partner, live_trial)
 
         if rng.random() < p.p_trial_sibling and self.org_count < p.orgs:
@@ -472,10 +673,19 @@ class _World:
 
     def abandoned_trial(self, name: str, country: Country, domain: str, used: set[str]) -> str:
         """A trial someone started years ago on the domain: unverified, long silent."""
+        h = self.habits
+        signer = None
+        if set(h.trial_names) == {"company_test"}:
+            trial_name = f"{name.split()[0]} test"
+        else:
+            signer = self.signer(country, domain, used)
+            trial_name = self.trial_name(name, signer)
         trial = self.org(
-            f"{name.split()[0]} test", country, OrgStatus.EXPIRED, self.ago(700, 2500), industry=""
+            trial_name, country, OrgStatus.EXPIRED, self.ago(*h.abandoned_days), industry=""
         )
         self.out.row("domains.csv", trial, domain, DomainStatus.UNVERIFIED.value)
+        if signer is not None:
+            self.signer_row(trial, signer, False, self.ago(400, 1500))
         self.members(trial, country, domain, self.rng.randint(1, 3), used, 0.0, (400, 1500))
         return trial
 
@@ -513,7 +723,8 @@ class _World:
         if not weights:
             return
         case = OrderCase(rng.choices(list(weights), list(weights.values()))[0])
-        partner_id = company.partner.org_id if company.partner and rng.random() < 0.8 else None
+        on_order = self.habits.p_partner_on_order
+        partner_id = company.partner.org_id if company.partner and rng.random() < on_order else None
         if case in (OrderCase.EXACT, OrderCase.TRIAL_CONVERSION, OrderCase.ADDON):
             email = rng.choice(company.members)
         elif case is OrderCase.DOMAIN:
@@ -533,14 +744,25 @@ class _World:
 
     def as_typed(self, name: str) -> str:
         """Buyers rarely type the registered name: legal form dropped, case changed."""
-        roll = self.rng.random()
-        if roll < 0.35:
-            return basename(name) or name
-        if roll < 0.45:
-            return name.upper()
-        if roll < 0.5 and len(name) > 6:
-            cut = self.rng.randrange(1, len(name) - 1)
-            return name[:cut] + name[cut + 1 :]  # a typo: one letter dropped
+        roll, edge = self.rng.random(), 0.0
+        for style, share in self.habits.typed.items():
+            edge += share
+            if roll >= edge:
+                continue
+            if style == "basename":
+                return basename(name) or name
+            if style == "upper":
+                return name.upper()
+            if style == "lower":
+                return name.lower()
+            if style == "extra_word":
+                return f"{basename(name) or name} {self.hrng.choice(_EXTRA_WORDS)}"
+            if style == "first_word":
+                return name.split()[0]
+            if len(name) > 6:  # typo
+                cut = self.rng.randrange(1, len(name) - 1)
+                return name[:cut] + name[cut + 1 :]  # one letter dropped
+            return name
         return name
 
     def order(
@@ -551,6 +773,7 @@ class _World:
         company: str,
         country: Country,
         partner_id: str | None,
+        converts_trial: bool = False,
     ) -> None:
         rng = self.rng
         order_id = self.next_order_id()
@@ -575,7 +798,7 @@ class _World:
             services = [Service.CALLING]
         for service in services:
             quantity = rng.choice((5, 10, 20, 25, 50, 100, 250, 500))
-            trial = case is OrderCase.TRIAL_CONVERSION
+            trial = case is OrderCase.TRIAL_CONVERSION or converts_trial
             addon = case is OrderCase.ADDON
             self.out.row(
                 "order_lines.csv",

@@ -57,7 +57,8 @@ def test_every_reference_resolves_and_ids_are_unique(world: WorldSummary) -> Non
 
 def test_every_case_and_state_is_present(world: WorldSummary) -> None:
     cases = Counter(plan.case for plan in world.plans)
-    assert set(cases) == set(OrderCase), cases
+    # A company whose only org is a self-signup trial is a habit of other worlds (families).
+    assert set(cases) == set(OrderCase) - {OrderCase.LIVE_TRIAL}, cases
     states = Counter(plan.state for plan in world.plans)
     # Expired orders need an old open order: rare in a small world, so not required here.
     assert set(OrderState) - {OrderState.EXPIRED} <= set(states), states
