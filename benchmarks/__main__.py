@@ -2,7 +2,9 @@
 
 `--only import|quality|speed|pages|load` picks one (default: all). `--orgs N [N ...]` sizes
 the import datasets (default 20000 100000), `--backend sqlite|postgresql` (repeatable;
-default both), `--quality-orgs N` / `--speed-orgs N` size the finder's worlds, `--pages-orgs N` the
+default both), `--quality-families N` / `--quality-orders N` pick the finder's held-out world
+families (default 6: families 101..106) and its scored orders per family (default 1500, after
+as many history orders), `--speed-orgs N` sizes the speed world, `--pages-orgs N` the
 dashboard's (200 orders per 100 orgs: 50,000 orgs give 100k orders), `--operators N` and
 `--load-seconds S` the scale-out load test on PostgreSQL (default 8 operator processes for
 60 s), `--quick` for a small smoke run.
@@ -11,6 +13,7 @@ dashboard's (200 orders per 100 orgs: 50,000 orgs give 100k orders), `--operator
 from __future__ import annotations
 
 import argparse
+import sys
 
 from benchmarks import (
     dashboard_pages,
@@ -23,12 +26,29 @@ from benchmarks import (
 BENCHMARKS = ("import", "quality", "speed", "pages", "load")
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (argparse exits 2 otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--only", choices=BENCHMARKS, action="append")
     parser.add_argument("--orgs", type=int, nargs="+", default=[20_000, 100_000])
     parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
-    parser.add_argument("--quality-orgs", type=int, default=3_000)
+    parser.add_argument(
+        "--quality-orgs",
+        type=int,
+        help="no longer used: the quality worlds are sized by --quality-orders",
+    )
+    parser.add_argument("--quality-families", type=_positive, help="held-out families (default 6)")
+    parser.add_argument("--quality-orders", type=_positive, help="scored orders per family (1500)")
     parser.add_argument("--speed-orgs", type=int, default=1_000_000)
     parser.add_argument("--pages-orgs", type=int, default=50_000)
     parser.add_argument("--operators", type=int, default=8)
@@ -40,7 +60,9 @@ def main() -> None:
         sizes = [500, 2_000] if args.quick else args.orgs
         import_dataset.run(sizes, args.backend or ["sqlite", "postgresql"])
     if "quality" in chosen:
-        matching_quality.run(300 if args.quick else args.quality_orgs)
+        if args.quality_orgs is not None:
+            print("--quality-orgs is no longer used: see --quality-orders", file=sys.stderr)
+        matching_quality.run(args.quality_families, args.quality_orders, quick=args.quick)
     if "speed" in chosen:
         backends = args.backend or ["sqlite", "postgresql"]
         matching_speed.run(2_000 if args.quick else args.speed_orgs, backends)

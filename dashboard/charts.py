@@ -157,6 +157,41 @@ def weekly_trend(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
     return figure
 
 
+# The finder's answer at decision time, as the model-work chart stacks it.
+REVIEW_COLOURS: Mapping[str, str] = {
+    "auto": "#31a354",
+    "confirm": "#3182bd",
+    "operator": "#fdae6b",
+    "unrecorded": _FALLBACK_COLOUR,
+}
+
+
+def model_work(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Orders decided per week, stacked by what the finder had answered: the green part
+    is the work the model took off operators (a confident answer they only checked).
+    Rows are `provisioning.backlog.model_work(...).weeks`."""
+    weeks = [r["week"].date().isoformat() for r in rows]
+    figure = _figure(
+        _("Decisions per week by the model's answer"),
+        _("Week (starting Monday)"),
+        _("Orders decided"),
+    )
+    names = {
+        "auto": _("Confident matches"),
+        "confirm": _("Offered for confirmation"),
+        "operator": _("Left to an operator"),
+        "unrecorded": _("No answer recorded"),
+    }
+    for key, name in names.items():
+        counts = [r[key] for r in rows]
+        if key == "unrecorded" and not any(counts):
+            continue
+        figure.add_bar(x=weeks, y=counts, name=name, marker_color=REVIEW_COLOURS[key])
+    figure.update_layout(barmode="stack")
+    figure.update_xaxes(type="category")
+    return figure
+
+
 def breakdown_bars(
     rows: Sequence[Mapping[str, Any]],
     title: str,

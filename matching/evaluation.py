@@ -225,3 +225,25 @@ def coverage_at(predictions: Sequence[Prediction], threshold: float) -> dict[str
         "coverage": _share(len(covered), len(predictions)),
         "accuracy": _share(sum(p.correct for p in covered), len(covered)),
     }
+
+
+def resolved_at_precision(predictions: Sequence[Prediction], target: float) -> float:
+    """The largest share of orders the finder could resolve without an operator while its
+    answers stay at least `target` right: of every confidence threshold the orders offer,
+    the one that covers most orders (those at or above it) with precision ≥ `target`.
+
+    This is what an auto-apply threshold can achieve at best, read off the finder's own
+    ranking: a high share means its confidence separates right from wrong. Orders of equal
+    confidence are taken together (no threshold can split them), so a confident error
+    counts against every threshold at or below its confidence. 0.0 when no threshold
+    reaches `target` (or there are no orders).
+    """
+    ordered = sorted(predictions, key=lambda p: -p.confidence)
+    total = len(ordered)
+    best = correct = 0
+    for covered, p in enumerate(ordered, start=1):
+        correct += p.correct
+        last_of_its_confidence = covered == total or ordered[covered].confidence < p.confidence
+        if last_of_its_confidence and correct / covered >= target:
+            best = covered
+    return _share(best, total)

@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from matching.candidates import Candidate, CandidateSet, Source
+from matching.familiarity import evidence_pattern
 from matching.features import FEATURES
+from matching.guard_rails import GUARDED_CONFIDENCE
 from matching.scorer import Ranking, ScoredCandidate
 from matching.vocabulary import OrgStatus
 
@@ -54,6 +56,48 @@ def evidence(found: CandidateSet, candidate: Candidate, now: datetime) -> list[s
     if order.country and org.country and order.country != org.country:
         said.append(f"in {org.country}, the order is for {order.country}")
     return said
+
+
+def doubts(ranking: Ranking) -> list[dict[str, object]]:
+    """Why the confidence is below the model's own probability, each with the most it
+    allows: disagreement within the ensemble, an unfamiliar pattern, the guard rails."""
+    said: list[dict[str, object]] = []
+    own = ranking.model_confidence
+    if ranking.agreement < own:
+        said.append(
+            {
+                "kind": "agreement",
+                "limit": round(ranking.agreement, 4),
+                "reason": f"the ensemble disagrees: one of its models gives this answer "
+                f"only {ranking.agreement:.0%}",
+            }
+        )
+    if ranking.familiar is not None and ranking.familiarity < own:
+        seen = ranking.familiar
+        said.append(
+            {
+                "kind": "familiarity",
+                "limit": round(ranking.familiarity, 4),
+                "reason": f"unlike the training data: {_count(seen, 'order')} with a right "
+                f"answer like this one, which allows at most {ranking.familiarity:.0%}",
+            }
+        )
+    for rail in ranking.guard_rails:
+        said.append(
+            {
+                "kind": "guard_rail",
+                "rule": rail.rule,
+                "limit": GUARDED_CONFIDENCE,
+                "reason": rail.reason,
+            }
+        )
+    return said
+
+
+def pattern_of(ranking: Ranking) -> str:
+    """The evidence pattern of the ranking's answer (`matching.familiarity`)."""
+    best = ranking.recommended
+    return evidence_pattern(ranking.found, None if best is None else best.candidate)
 
 
 def reasons(scored: ScoredCandidate, limit: int = 4) -> list[dict[str, object]]:
@@ -113,7 +157,10 @@ def _describe(feature: str, scored: ScoredCandidate, ranking: Ranking, now: date
         return _silence(org.last_activity_at, now)
     if feature.startswith("status_") or feature == "log_org_age_days":
         return f"{org.status}, created {org.created_at:%Y}"
-    if feature in ("name_similarity", "name_exactness"):
+    if feature == "converts_this_trial":
+        trial = org.status == OrgStatus.TRIAL
+        return "the running trial the order converts" if trial else "not a running trial"
+    if feature in ("name_similarity", "name_exactness", "name_exactness_gap"):
         return f"name {round(candidate.name_similarity * 100)}% similar"
     if feature == "country_match":
         return f"in {org.country or 'unknown country'}"

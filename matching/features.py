@@ -50,12 +50,21 @@ FEATURES: tuple[Feature, ...] = (
         "name_exactness",
         "token-sort similarity, 0..1: unlike token-set, 'Acme Sales' is not 'Acme'",
     ),
+    Feature(
+        "name_exactness_gap",
+        "name exactness minus the best of the order's other candidates: 'Acme Sales' "
+        "typed, the 'Acme Sales' department beats the main 'Acme' org on the same domain",
+    ),
     Feature("country_match", "same country as the order (0.5 when either is unknown)"),
     Feature("managed_by_partner", "the ordering partner manages this org"),
     Feature("is_ordering_partner", "this org is the ordering partner itself"),
     Feature("partner_own_address", "the partner typed an address of its own domain"),
     Feature("free_mail", "the provisioning e-mail is on a consumer mail domain"),
     Feature("found_by_name_only", "found only by the global name search"),
+    Feature(
+        "converts_this_trial",
+        "the order converts a running trial and this org is a running trial",
+    ),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 
@@ -74,9 +83,20 @@ def feature_rows(found: CandidateSet, now: datetime) -> list[list[float]]:
     on_domain = [c.members_on_domain.active for c in found.candidates if c.members_on_domain]
     domain_active = sum(on_domain)
     most_active = max(on_domain, default=0)
+    exactness = [
+        fuzz.token_sort_ratio(order_key, c.facts.name_key) / 100.0 for c in found.candidates
+    ]
     return [
-        _features(found, candidate, now, order_key, domain_active, most_active)
-        for candidate in found.candidates
+        _features(
+            found,
+            candidate,
+            now,
+            domain_active,
+            most_active,
+            exact,
+            exact - max(exactness[:index] + exactness[index + 1 :], default=exact),
+        )
+        for index, (candidate, exact) in enumerate(zip(found.candidates, exactness, strict=True))
     ]
 
 
@@ -84,9 +104,10 @@ def _features(
     found: CandidateSet,
     candidate: Candidate,
     now: datetime,
-    order_key: str,
     domain_active: int,
     most_active: int,
+    name_exactness: float,
+    name_exactness_gap: float,
 ) -> list[float]:
     """One candidate's row; the order-wide inputs are computed once per order."""
     org = candidate.facts
@@ -123,7 +144,8 @@ def _features(
         "status_expired": float(org.status == OrgStatus.EXPIRED),
         "log_org_age_days": math.log1p(age),
         "name_similarity": candidate.name_similarity,
-        "name_exactness": fuzz.token_sort_ratio(order_key, org.name_key) / 100.0,
+        "name_exactness": name_exactness,
+        "name_exactness_gap": name_exactness_gap,
         "country_match": country,
         "managed_by_partner": float(
             order.partner_id is not None and org.partner_id == order.partner_id
@@ -134,5 +156,6 @@ def _features(
         "partner_own_address": float(found.partner_own_address),
         "free_mail": float(found.free_mail),
         "found_by_name_only": float(candidate.sources == {Source.NAME}),
+        "converts_this_trial": float(order.converts_trial and org.status == OrgStatus.TRIAL),
     }
     return [values[name] for name in FEATURE_NAMES]

@@ -20,8 +20,8 @@ from matching.candidates import (
     Source,
     find_candidates_of,
 )
-from matching.explain import contrast, evidence, reasons
-from matching.scorer import Model, Ranking, Review, rank_many
+from matching.explain import contrast, doubts, evidence, pattern_of, reasons
+from matching.scorer import Model, Ranking, Review, Thresholds, rank_many
 from matching.vocabulary import Outcome
 
 MAX_CANDIDATES = 10
@@ -71,6 +71,19 @@ class MatchResult:
             "confidence": round(self.confidence, 4),
             "review": self.review.value,
             "p_new_org": round(self.ranking.p_none, 4),
+            "model_confidence": round(self.ranking.model_confidence, 4),
+            "agreement": round(self.ranking.agreement, 4),
+            "familiarity": None
+            if self.ranking.familiar is None
+            else {
+                "pattern": pattern_of(self.ranking),
+                "support": self.ranking.familiar,
+                "limit": round(self.ranking.familiarity, 4),
+            },
+            "guard_rails": [
+                {"rule": rail.rule, "reason": rail.reason} for rail in self.ranking.guard_rails
+            ],
+            "doubts": doubts(self.ranking),
             "why_first": contrast(self.ranking, self.now),
             "candidates": [
                 {
@@ -99,8 +112,13 @@ def match_orders(
     shares one read of its orgs' facts and one pass of the model (`match --all`)."""
     founds = find_candidates_of(orders, source)
     return [
-        MatchResult(
-            ranking, outcome_of(found), model.thresholds.review_for(ranking.confidence), now
-        )
+        MatchResult(ranking, outcome_of(found), review_of(ranking, model.thresholds), now)
         for found, ranking in zip(founds, rank_many(model, founds, now), strict=True)
     ]
+
+
+def review_of(ranking: Ranking, thresholds: Thresholds) -> Review:
+    """What the thresholds make of the ranking; a guard rail never lets it be automatic,
+    whatever an analyst set the thresholds to."""
+    review = thresholds.review_for(ranking.confidence)
+    return Review.CONFIRM if review is Review.AUTO and ranking.guard_rails else review

@@ -7,12 +7,17 @@ log-odds) and well calibrated on this kind of data. Exactly one org, or none, is
 the order-level distribution is the conditional logit over {none, candidates}:
 P(i) = o_i / (1 + Σ o_j) and P(none) = 1 / (1 + Σ o_j), with o_i = p_i / (1 - p_i).
 `none_bias` (log-odds, fitted on held-out orders) shifts how readily "none" wins.
+
+How sure the answer is (`Ranking.confidence`) is the model's probability of it, lowered
+where the model has reason to doubt itself: the members of its ensemble (fitted on parts
+of the history) disagree, the answer looks unlike any seen in training
+(`matching.familiarity`), or a domain rule holds it back (`matching.guard_rails`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -25,7 +30,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from matching.candidates import Candidate, CandidateSet
+from matching.familiarity import evidence_pattern, familiarity_cap
 from matching.features import FEATURE_NAMES, feature_rows
+from matching.guard_rails import GUARDED_CONFIDENCE, GuardRail, guard_rails
 
 _EPS = 1e-6
 # What "Confident: can be applied without review" promises: at least this share of the
@@ -72,12 +79,21 @@ def make_pipeline(C: float = 1.0, class_weight: str | None = None) -> Pipeline:
 
 @dataclass(frozen=True)
 class Model:
-    """A fitted pipeline plus what turns its output into decisions."""
+    """A fitted pipeline plus what turns its output into decisions.
+
+    `members` are the same estimator fitted on parts of the history (cross-validation
+    folds, or groups of training worlds): where they disagree with each other about an
+    order, the model's own certainty is not to be trusted. `support` counts, per evidence
+    pattern (`matching.familiarity`), the training orders whose right answer looked like
+    that: an answer of a pattern seen a handful of times is not promised.
+    """
 
     pipeline: Pipeline
     thresholds: Thresholds = Thresholds()
     none_bias: float = 0.0
     params: dict[str, Any] = field(default_factory=dict)
+    members: tuple[Model, ...] = ()
+    support: Mapping[str, int] = field(default_factory=dict)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Each feature's contribution to each row's log-odds (coefficient × scaled value).
@@ -86,16 +102,17 @@ class Model:
         applies it with NumPy, which is what `predict_proba` computes minus ~1 ms of
         input validation per call (ranking an order has a 5 ms budget).
         """
-        mean, scale, coef, _ = self._linear_form
+        mean, scale, coef, _ = self.linear_form
         return (X - mean) / scale * coef
 
     def independent_probabilities(self, X: np.ndarray) -> np.ndarray:
         """The pipeline's `predict_proba(X)[:, 1]`, computed from its linear form."""
-        *_, intercept = self._linear_form
+        *_, intercept = self.linear_form
         return 1.0 / (1.0 + np.exp(-(self.contributions(X).sum(axis=1) + intercept)))
 
     @cached_property
-    def _linear_form(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    def linear_form(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """(mean, scale, coefficients, intercept): log-odds = coef · (x - mean) / scale + b."""
         scaler = self.pipeline.named_steps["scale"]
         logit = self.pipeline.named_steps["logit"]
         scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
@@ -132,6 +149,12 @@ class Ranking:
     found: CandidateSet
     ranked: list[ScoredCandidate]  # best first
     p_none: float
+    # The least probability any ensemble member gives the answer (1.0: no ensemble).
+    agreement: float = 1.0
+    # Training orders whose right answer had this answer's evidence pattern (None: the
+    # model keeps no such counts, e.g. a model fitted in a notebook).
+    familiar: int | None = None
+    guard_rails: tuple[GuardRail, ...] = ()  # domain rules holding the answer back
 
     @property
     def recommended(self) -> ScoredCandidate | None:
@@ -141,9 +164,24 @@ class Ranking:
         return None
 
     @property
-    def confidence(self) -> float:
+    def model_confidence(self) -> float:
+        """The model's probability of its answer, before any doubt is applied."""
         best = self.recommended
         return best.probability if best else self.p_none
+
+    @property
+    def familiarity(self) -> float:
+        """The most this answer's evidence pattern lets us promise (`familiarity_cap`)."""
+        return 1.0 if self.familiar is None else familiarity_cap(self.familiar)
+
+    @property
+    def confidence(self) -> float:
+        """How sure the answer is: the model's probability, lowered by disagreement
+        within the ensemble, an unfamiliar pattern, or a guard rail."""
+        doubts = [self.model_confidence, self.agreement, self.familiarity]
+        if self.guard_rails:
+            doubts.append(GUARDED_CONFIDENCE)
+        return min(doubts)
 
 
 def rank(model: Model, found: CandidateSet, now: datetime) -> Ranking:
@@ -159,28 +197,62 @@ def rank_many(model: Model, founds: Sequence[CandidateSet], now: datetime) -> li
     X = np.asarray([row for order_rows in rows for row in order_rows], dtype=float)
     X = X.reshape(-1, len(FEATURE_NAMES))
     if not len(X):  # no candidate at all (a classifier's predict_proba refuses 0 rows)
-        return [Ranking(found, [], 1.0) for found in founds]
-    independent = np.clip(model.independent_probabilities(X), _EPS, 1 - _EPS)
-    contributions = model.contributions(X)
+        return [_doubted(model, Ranking(found, [], 1.0), []) for found in founds]
+    independent = _independent(model, X)
     odds = independent / (1 - independent)
+    contributions = model.contributions(X)
     none_odds = math.exp(model.none_bias)
+    members = []
+    for member in model.members:
+        member_independent = _independent(member, X)
+        member_odds = member_independent / (1 - member_independent)
+        members.append((member_odds, math.exp(member.none_bias)))
     features, pulls, p_i = X.tolist(), contributions.tolist(), independent.tolist()
     rankings = []
     start = 0
     for found, order_rows in zip(founds, rows, strict=True):
         end = start + len(order_rows)
-        rankings.append(
-            _ranking(
-                found,
-                none_odds,
-                odds[start:end],
-                p_i[start:end],
-                features[start:end],
-                pulls[start:end],
-            )
+        ranking = _ranking(
+            found,
+            none_odds,
+            odds[start:end],
+            p_i[start:end],
+            features[start:end],
+            pulls[start:end],
         )
+        votes = [(member_odds[start:end], member_none) for member_odds, member_none in members]
+        rankings.append(_doubted(model, ranking, votes))
         start = end
     return rankings
+
+
+def _independent(model: Model, X: np.ndarray) -> np.ndarray:
+    return np.clip(model.independent_probabilities(X), _EPS, 1 - _EPS)
+
+
+def _doubted(model: Model, ranking: Ranking, votes: list[tuple[np.ndarray, float]]) -> Ranking:
+    """`ranking` with what lowers its confidence: the members' least probability of its
+    answer, its pattern's support in training, the guard rails it meets."""
+    found = ranking.found
+    best = ranking.recommended
+    answer = None
+    if best is not None:
+        answer = next(i for i, c in enumerate(found.candidates) if c is best.candidate)
+    agreement = 1.0
+    for member_odds, member_none in votes:
+        total = member_none + float(member_odds.sum())
+        chosen = member_none if answer is None else float(member_odds[answer])
+        agreement = min(agreement, chosen / total)
+    pick = None if best is None else best.candidate
+    familiar = model.support.get(evidence_pattern(found, pick), 0) if model.support else None
+    return Ranking(
+        found,
+        ranking.ranked,
+        ranking.p_none,
+        agreement,
+        familiar,
+        guard_rails(found, pick),
+    )
 
 
 def _ranking(

@@ -5,6 +5,10 @@ an operator rejected stay in as negatives. The split is grouped by order, so no 
 is both trained on and evaluated on. `none_bias` is then fitted on the training orders
 (a 1-D search maximising the likelihood of the order-level outcome, "new org" included).
 
+The model `fit` stores is an ensemble: the pipeline fitted on every order, and as its
+members the fold models of a grouped cross-validation, whose out-of-fold predictions
+also choose the thresholds (`matching.risk_control` for auto, a Wilson scan for review).
+
 The analysts' tools sit beside `fit`: `fit_model` fits any scikit-learn classifier the
 same way (the scorer pipeline, or e.g. gradient boosting to compare it with),
 `cross_validate` judges one on every order with folds grouped by order, and
@@ -14,8 +18,9 @@ same way (the scorer pipeline, or e.g. gradient boosting to compare it with),
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from statistics import NormalDist
 from typing import Any
 
@@ -35,13 +40,18 @@ from matching.evaluation import (
     predict_all,
     threshold_effect,
 )
+from matching.familiarity import evidence_pattern
 from matching.features import feature_matrix
+from matching.risk_control import RiskControl, control_auto_threshold
 from matching.scorer import Model, Thresholds, make_pipeline, rank
+from matching.transfer import fit_on_prior
 
 BIAS_GRID = np.linspace(-4.0, 4.0, 33)
 # Below this many decided orders a held-out split says nothing: the model is fitted on all
 # of them and its metrics are in-sample (and flagged so).
 MIN_HELD_OUT_ORDERS = 20
+ENSEMBLE_FOLDS = 5
+REVIEW_PRECISION = 0.9  # what "recommended, an operator confirms" promises
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,7 @@ class TrainingResult:
     held_out: list[LabelledOrder]  # the test orders: other models are judged on them too
     in_sample: bool = False  # too few orders to hold any out: metrics are on the training data
     params: dict[str, Any] = field(default_factory=dict)
+    risk_control: RiskControl | None = None  # how the auto threshold was chosen (if it was)
 
     @property
     def test_orders(self) -> int:
@@ -93,19 +104,24 @@ def fit(
     thresholds: Thresholds | None = None,
     test_share: float = 0.25,
     seed: int = 0,
+    prior: Model | None = None,
 ) -> TrainingResult:
-    """Fit on a grouped split of `orders`, evaluate on the rest, then refit on all of them."""
+    """Fit on a grouped split of `orders`, evaluate on the rest, then refit on all of them.
+
+    Both fits are ensembles (`fit_ensemble`, on top of `prior` if given); without
+    `thresholds` each chooses its own from its out-of-fold predictions, so the held-out
+    metrics judge the whole procedure.
+    """
     if not orders:
         raise ValueError("orders: there is no decided order to learn from")
-    thresholds = thresholds or Thresholds()
     if len(orders) < MIN_HELD_OUT_ORDERS:
-        model = _fit_on(orders, C, thresholds)
+        model = fit_model(orders, make_pipeline(C=C), thresholds, {"C": C}, prior)
         predictions = predict_all(model_finder(model), orders)
         return TrainingResult(
             model=model,
             metrics=metrics(predictions),
             coverage=coverage_curve(predictions),
-            thresholds_effect=threshold_effect(predictions, thresholds),
+            thresholds_effect=threshold_effect(predictions, model.thresholds),
             train_orders=len(orders),
             held_out=list(orders),
             in_sample=True,
@@ -115,27 +131,77 @@ def fit(
     train_idx, test_idx = next(split.split(np.zeros(len(orders)), groups=np.arange(len(orders))))
     train = [orders[i] for i in train_idx]
     test = [orders[i] for i in test_idx]
-    held_out = _fit_on(train, C, thresholds)
+    held_out = fit_ensemble(train, C, thresholds, prior=prior).model
     predictions = predict_all(model_finder(held_out), test)
-    final = _fit_on(orders, C, thresholds)
+    final = fit_ensemble(orders, C, thresholds, prior=prior)
     return TrainingResult(
-        model=final,
+        model=final.model,
         metrics=metrics(predictions),
         coverage=coverage_curve(predictions),
-        thresholds_effect=threshold_effect(predictions, thresholds),
+        thresholds_effect=threshold_effect(predictions, final.model.thresholds),
         train_orders=len(train),
         held_out=test,
-        params={"C": C, "test_share": test_share, "seed": seed},
+        params={"C": C, "test_share": test_share, "seed": seed, "prior": prior is not None},
+        risk_control=final.risk_control,
     )
 
 
-def _fit_on(orders: Sequence[LabelledOrder], C: float, thresholds: Thresholds) -> Model:
-    X, y = examples(orders)
-    if len(set(y.tolist())) < 2:
-        raise ValueError("orders: the history needs both chosen and rejected candidates")
-    pipeline = make_pipeline(C=C).fit(X, y)
-    model = Model(pipeline, thresholds, 0.0, {"C": C})
-    return Model(pipeline, thresholds, _best_bias(model, orders), {"C": C})
+@dataclass(frozen=True)
+class EnsembleFit:
+    model: Model
+    risk_control: RiskControl | None  # None: thresholds were given, or no ensemble
+    cross_validation: CrossValidation | None  # the members and their held-out predictions
+
+
+def fit_ensemble(
+    orders: Sequence[LabelledOrder],
+    C: float = 1.0,
+    thresholds: Thresholds | None = None,
+    folds: int = ENSEMBLE_FOLDS,
+    groups: Sequence[int] | None = None,
+    prior: Model | None = None,
+) -> EnsembleFit:
+    """The scorer fitted on every order, with the fold models of a grouped
+    cross-validation as its members and, unless `thresholds` are given, thresholds chosen
+    on their out-of-fold predictions (`choose_thresholds`). `groups`: as in
+    `cross_validate`; `prior`: as in `fit_model`."""
+    params: dict[str, Any] = {"C": C, "prior": prior is not None}
+    model = fit_model(orders, make_pipeline(C=C), thresholds, params, prior)
+    try:
+        folded = cross_validate(
+            orders, make_pipeline(C=C), folds=folds, params=params, groups=groups, prior=prior
+        )
+    except ValueError:  # fewer orders with candidates than folds: no ensemble
+        return EnsembleFit(model, None, None)
+    control = None
+    if thresholds is None:
+        thresholds, control = choose_thresholds(folded.predictions)
+    ensemble = replace(model, thresholds=thresholds, members=tuple(folded.models))
+    return EnsembleFit(ensemble, control, folded)
+
+
+def choose_thresholds(
+    predictions: Sequence[Prediction], review_precision: float = REVIEW_PRECISION
+) -> tuple[Thresholds, RiskControl]:
+    """Thresholds from held-out predictions: auto by conformal risk control (precision
+    at least `AUTO_TARGET_PRECISION` with `AUTO_CERTAINTY`), review as the lowest below
+    it whose band is right `review_precision` of the time (`pick_thresholds`)."""
+    control = control_auto_threshold(predictions)
+    auto = 1.0 if control.auto is None else control.auto
+    review = _lowest_backed(predictions, review_precision, 0.9, THRESHOLD_GRID, below=auto)
+    return Thresholds(auto=auto, review=auto if review is None else review), control
+
+
+def support_of(orders: Sequence[LabelledOrder]) -> dict[str, int]:
+    """How many of `orders` had a right answer of each evidence pattern
+    (`matching.familiarity`); orders whose right org was not found teach no pattern."""
+    counts: Counter[str] = Counter()
+    for order in orders:
+        candidates = order.found.candidates
+        right = next((c for c in candidates if c.org_id == order.truth), None)
+        if order.truth is None or right is not None:
+            counts[evidence_pattern(order.found, right)] += 1
+    return dict(sorted(counts.items()))
 
 
 def _best_bias(model: Model, orders: Sequence[LabelledOrder]) -> float:
@@ -220,9 +286,13 @@ def fit_model(
     estimator: BaseEstimator | None = None,
     thresholds: Thresholds | None = None,
     params: dict[str, Any] | None = None,
+    prior: Model | None = None,
 ) -> Model:
     """Fit a copy of `estimator` (default: the scorer pipeline, C=1) on every (order,
     candidate) pair of `orders`, then the "new org" bias on the same orders.
+
+    With a `prior` (a scorer model, e.g. the shipped one) the scorer learns the orders on
+    top of it (`matching.transfer`) instead of from scratch.
 
     `make_pipeline(C=…, class_weight=…)` gives a `Model` that can be published; any other
     classifier gives a `ClassifierModel`, for comparison. With the default pipeline
@@ -236,12 +306,19 @@ def fit_model(
         raise ValueError("orders: the history needs both chosen and rejected candidates")
     fresh = clone(estimator)
     pipeline = fresh if isinstance(fresh, Pipeline) else Pipeline([("classifier", fresh)])
-    pipeline.fit(X, y)
+    if prior is None:
+        pipeline.fit(X, y)
+    elif is_linear_scorer(pipeline) and type(prior) is Model:
+        pipeline = fit_on_prior(pipeline, X, y, prior)
+    else:
+        raise ValueError("prior: only the scorer pipeline learns on top of a scorer model")
     thresholds = thresholds or Thresholds()
     params = dict(params) if params is not None else estimator_params(estimator)
     kind = Model if is_linear_scorer(pipeline) else ClassifierModel
     unbiased = kind(pipeline, thresholds, 0.0, params)
-    return kind(pipeline, thresholds, _best_bias(unbiased, orders), params)
+    return kind(
+        pipeline, thresholds, _best_bias(unbiased, orders), params, support=support_of(orders)
+    )
 
 
 @dataclass(frozen=True)
@@ -276,6 +353,8 @@ def cross_validate(
     folds: int = 5,
     params: dict[str, Any] | None = None,
     seed: int | None = None,
+    groups: Sequence[int] | None = None,
+    prior: Model | None = None,
 ) -> CrossValidation:
     """`fit_model` on all folds but one, predict the held-out fold, for every fold.
 
@@ -283,24 +362,34 @@ def cross_validate(
     each order is predicted exactly once, by a model that saw none of its candidates;
     `seed` shuffles which orders share a fold (None: deterministic, balanced by size).
     Orders without any candidate are "new org" whatever the model: they are spread over
-    the folds so that they count in the metrics like any other order.
+    the folds so that they count in the metrics like any other order. `groups` (one per
+    order) keeps whole groups together instead — the worlds of the shipped model's
+    history, so that each is predicted by models that never saw its world.
     """
     orders = list(orders)
-    X, y, groups = grouped_examples(orders)
-    if len(np.unique(groups)) < folds:
+    X, y, order_of_row = grouped_examples(orders)
+    row_groups = order_of_row if groups is None else np.asarray(groups)[order_of_row]
+    if len(np.unique(row_groups)) < folds:
         raise ValueError(
-            f"folds: {folds} folds need at least {folds} orders with candidates "
-            f"(got {len(np.unique(groups))})"
+            f"folds: {folds} folds need at least {folds} groups of orders with candidates "
+            f"(got {len(np.unique(row_groups))})"
         )
     splitter = GroupKFold(n_splits=folds, shuffle=seed is not None, random_state=seed)
     fold_of: dict[int, int] = {}
-    for fold, (_, test_rows) in enumerate(splitter.split(X, y, groups)):
-        fold_of.update(dict.fromkeys(np.unique(groups[test_rows]).tolist(), fold))
+    fold_of_group: dict[int, int] = {}
+    for fold, (_, test_rows) in enumerate(splitter.split(X, y, row_groups)):
+        fold_of.update(dict.fromkeys(np.unique(order_of_row[test_rows]).tolist(), fold))
+        fold_of_group.update(dict.fromkeys(np.unique(row_groups[test_rows]).tolist(), fold))
     for index in range(len(orders)):
-        fold_of.setdefault(index, index % folds)
+        group = index if groups is None else groups[index]
+        fold_of.setdefault(index, fold_of_group.get(group, index % folds))
     models = [
         fit_model(
-            [o for i, o in enumerate(orders) if fold_of[i] != fold], estimator, thresholds, params
+            [o for i, o in enumerate(orders) if fold_of[i] != fold],
+            estimator,
+            thresholds,
+            params,
+            prior,
         )
         for fold in range(folds)
     ]
@@ -344,29 +433,36 @@ def pick_thresholds(
     threshold only moves down past orders that support it. When nothing can be vouched
     for, `auto` is 1.0 (nothing is automatic) and `review` equals `auto`.
     """
+    auto = _lowest_backed(predictions, auto_precision, certainty, grid, None)
+    auto = 1.0 if auto is None else auto
+    review = _lowest_backed(predictions, review_precision, certainty, grid, auto)
+    return Thresholds(auto=auto, review=auto if review is None else review)
+
+
+def _lowest_backed(
+    predictions: Sequence[Prediction],
+    target: float,
+    certainty: float,
+    grid: Sequence[float],
+    below: float | None,
+) -> float | None:
+    """The lowest threshold of `grid` (under `below`) whose band `pick_thresholds` backs."""
     confidence = np.array([p.confidence for p in predictions], dtype=float)
     correct = np.array([p.correct for p in predictions], dtype=bool)
-
-    def lowest(target: float, below: float | None) -> float | None:
-        best, seen = None, 0
-        for threshold in sorted(grid, reverse=True):
-            if below is not None and threshold >= below:
-                continue
-            band = confidence >= threshold
-            if below is not None:
-                band &= confidence < below
-            count = int(band.sum())
-            if count == seen:
-                continue
-            seen = count
-            right = int(correct[band].sum())
-            if right / count < target:
-                break
-            if precision_bound(right, count, certainty) >= target:
-                best = threshold
-        return best
-
-    auto = lowest(auto_precision, None)
-    auto = 1.0 if auto is None else auto
-    review = lowest(review_precision, auto)
-    return Thresholds(auto=auto, review=auto if review is None else review)
+    best, seen = None, 0
+    for threshold in sorted(grid, reverse=True):
+        if below is not None and threshold >= below:
+            continue
+        band = confidence >= threshold
+        if below is not None:
+            band &= confidence < below
+        count = int(band.sum())
+        if count == seen:
+            continue
+        seen = count
+        right = int(correct[band].sum())
+        if right / count < target:
+            break
+        if precision_bound(right, count, certainty) >= target:
+            best = threshold
+    return best

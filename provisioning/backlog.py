@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from provisioning.models import Order, OrderService, Org
 from provisioning.models.base import utcnow
 from provisioning.queries import count_where
-from provisioning.states import WAITING_ON_CUSTOMER, OrderState, ServiceState
+from provisioning.states import WAITING_ON_CUSTOMER, Decision, OrderState, ServiceState
 
 OPEN_STATES: tuple[str, ...] = (
     OrderState.AWAITING_INTENT.value,
@@ -212,17 +212,10 @@ def weekly_trend(
 ) -> list[dict[str, Any]]:
     """Orders opened (placed) and completed per week, the last `weeks` weeks, oldest
     first: rows of `week` (its Monday, UTC), `opened`, `completed`."""
-    now = now or utcnow()
-    this_monday = (now - timedelta(days=now.weekday())).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
-    starts = [this_monday - timedelta(weeks=w) for w in range(weeks - 1, -1, -1)]
+    starts = week_starts(weeks, now or utcnow())
 
     def per_week(column: Any, condition: Any) -> dict[int, int]:
-        week = case(
-            *[(column >= start, literal(i)) for i, start in reversed(list(enumerate(starts)))],
-            else_=literal(-1),
-        ).label("week")
+        week = _week_of(column, starts)
         stmt = where.apply(
             select(week, func.count()).where(condition, column >= starts[0]).group_by(week)
         )
@@ -234,6 +227,73 @@ def weekly_trend(
         {"week": start, "opened": opened.get(i, 0), "completed": completed.get(i, 0)}
         for i, start in enumerate(starts)
     ]
+
+
+def week_starts(weeks: int, now: datetime) -> list[datetime]:
+    """The Mondays (00:00 UTC) of the last `weeks` weeks, this one last."""
+    this_monday = (now - timedelta(days=now.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    return [this_monday - timedelta(weeks=w) for w in range(weeks - 1, -1, -1)]
+
+
+def _week_of(column: Any, starts: list[datetime]) -> Any:
+    """The index in `starts` of the week `column` falls in (-1: before the first)."""
+    return case(
+        *[(column >= start, literal(i)) for i, start in reversed(list(enumerate(starts)))],
+        else_=literal(-1),
+    ).label("week")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelWork:
+    """Decisions of the last weeks by what the finder had answered (its recorded
+    `Order.recommended_review`): `auto`, the confident answers, is the work the model took
+    off operators (they only had to look); `unrecorded`, decisions that kept no answer
+    (taken before answers were recorded). Imported history is not a decision of the desk."""
+
+    weeks: list[dict[str, Any]]  # week (its Monday), auto, confirm, operator, unrecorded
+    auto: int
+    confirm: int
+    operator: int
+    unrecorded: int
+
+    @property
+    def answered(self) -> int:
+        return self.auto + self.confirm + self.operator
+
+    def share(self, orders: int) -> float | None:
+        return orders / self.answered if self.answered else None
+
+
+def model_work(
+    session: Session,
+    weeks: int = 12,
+    now: datetime | None = None,
+    where: BacklogFilter = BacklogFilter(),
+) -> ModelWork:
+    """Orders decided per week over the last `weeks` weeks, by the band the finder's
+    answer was in when the operator decided: one grouped query."""
+    starts = week_starts(weeks, now or utcnow())
+    week = _week_of(Order.decided_at, starts)
+    band = func.coalesce(Order.recommended_review, literal("")).label("band")
+    stmt = where.apply(
+        select(week, band, func.count())
+        .where(
+            Order.decided_at >= starts[0],
+            Order.decision.is_not(None),
+            Order.decision != Decision.IMPORTED.value,
+        )
+        .group_by(week, band)
+    )
+    counts = {(int(i), b or "unrecorded"): n for i, b, n in session.execute(stmt)}
+    bands = ("auto", "confirm", "operator", "unrecorded")
+    rows = [
+        {"week": start, **{b: counts.get((i, b), 0) for b in bands}}
+        for i, start in enumerate(starts)
+    ]
+    totals = {b: sum(row[b] for row in rows) for b in bands}
+    return ModelWork(rows, **totals)
 
 
 def breakdown(

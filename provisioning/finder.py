@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -288,7 +288,9 @@ def train(
         orders = labelled_orders(session, now)
         current = active_model(session)
     try:
-        result = fit(orders, C=C, thresholds=thresholds)
+        # On top of the shipped model: what it learnt from many worlds still holds where
+        # this history is thin (`matching.transfer`).
+        result = fit(orders, C=C, thresholds=thresholds, prior=persistence.load_default())
     except ValueError as exc:
         raise InvalidInput(FieldError("history", str(exc))) from None
     test_orders = result.held_out  # every finder is judged on the same held-out orders
@@ -300,7 +302,8 @@ def train(
     better = result.metrics["accuracy"] >= previous["accuracy"] - ACTIVATION_TOLERANCE
     # In-sample metrics prove nothing: such a version is only activated on request.
     activate = force or (better and not result.in_sample)
-    settings = persistence.settings_of(result.model)
+    control = result.risk_control.to_dict() if result.risk_control else None
+    settings = persistence.settings_of(result.model, control)
     with db.write() as session:
         version = _store_version(
             session,
@@ -329,7 +332,11 @@ def evaluate(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Metrics of a version (default: the active one) on every decided order, beside the
-    two hand rules, and what the thresholds would do."""
+    two hand rules, and what the thresholds would do; `in_production`: how its
+    confident band did on the decisions made since it was activated (answers as recorded
+    then, so `thresholds` does not change it)."""
+    from provisioning import model_watch  # it imports this module
+
     now = now or utcnow()
     with db.read() as session:
         if version is None:
@@ -340,11 +347,12 @@ def evaluate(
                 raise NotFound(f"model version {version} does not exist")
             active = ActiveModel(load_version(row), row.version)
         orders = labelled_orders(session, now)
+        in_production = model_watch.in_production(session, active.version).to_dict()
     if not orders:
         raise InvalidInput(FieldError("history", "no decided orders to evaluate on"))
     model = active.model
     if thresholds is not None:
-        model = Model(model.pipeline, thresholds, model.none_bias, model.params)
+        model = replace(model, thresholds=thresholds)
     predictions = predict_all(model_finder(model), orders)
     return {
         "version": active.version,
@@ -357,6 +365,7 @@ def evaluate(
         "coverage": coverage_curve(predictions),
         "thresholds": {"auto": model.thresholds.auto, "review": model.thresholds.review},
         "thresholds_effect": threshold_effect(predictions, model.thresholds),
+        "in_production": in_production,
     }
 
 
@@ -399,7 +408,7 @@ def activate(db: Database, version: int, actor: Actor) -> bool:
         ):
             return False
         session.execute(update(ModelVersion).values(is_active=False))
-        row.is_active = True
+        row.is_active, row.activated_at = True, utcnow()
         session.add(
             audit.event(
                 actor, "model.activate", "model_version", str(version), None, {"active": True}
@@ -516,7 +525,8 @@ def _store_version(
 def _checked_artifact(model: Model, settings: dict[str, Any]) -> bytes:
     """The skops artifact of `model`, proven to load back (allow-list included) into the
     same scores; anything but the scorer's linear pipeline is refused."""
-    if type(model) is not Model or not is_linear_scorer(model.pipeline):
+    scorers = [model, *model.members]
+    if any(type(m) is not Model or not is_linear_scorer(m.pipeline) for m in scorers):
         raise InvalidInput(
             FieldError(
                 "model",
@@ -534,7 +544,12 @@ def _checked_artifact(model: Model, settings: dict[str, Any]) -> bytes:
         )
     except (MatchingError, ValueError, KeyError, AttributeError) as exc:
         raise InvalidInput(FieldError("model", f"does not load back: {exc}")) from None
-    if not same or loaded.thresholds != model.thresholds or loaded.none_bias != model.none_bias:
+    if (
+        not same
+        or loaded.thresholds != model.thresholds
+        or loaded.none_bias != model.none_bias
+        or len(loaded.members) != len(model.members)
+    ):
         raise InvalidInput(FieldError("model", "does not load back into the same scorer"))
     return artifact
 

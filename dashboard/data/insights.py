@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.data import checked_database, read_session
 from dashboard.i18n import current_language
-from provisioning import audit, backlog, blind_review, i18n, insights
+from provisioning import audit, backlog, blind_review, i18n, insights, model_watch
 from provisioning.access import Actor, Permission
 from provisioning.backlog import BacklogCounts, BacklogFilter
 from provisioning.db import Database
@@ -96,6 +96,7 @@ class BacklogView:
     by_service: list[dict[str, Any]]
     by_country: list[dict[str, Any]]
     stale: list[dict[str, Any]]
+    model_work: backlog.ModelWork  # decisions per week by the finder's recorded answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,7 @@ def backlog_view(
             by_service=_by_service(session, where),
             by_country=backlog.breakdown(session, "country", where),
             stale=backlog.stale_orders(session, idle_days, now, where),
+            model_work=backlog.model_work(session, TREND_WEEKS, now, where),
         )
 
 
@@ -237,6 +239,13 @@ def diagnosable_versions(versions: Sequence[insights.VersionSummary]) -> list[in
 def active_version(versions: Sequence[insights.VersionSummary]) -> int | str:
     """The version the app matches with: the active one, or the shipped model."""
     return next((v.version for v in versions if v.active), DEFAULT_VERSION)
+
+
+@st.cache_data(ttl=MODELS_TTL, show_spinner=False)
+def in_production(url: str, viewer: Actor, version: int | str) -> model_watch.InProduction:
+    """How `version`'s confident answers held up on the decisions since it was activated."""
+    with read_session(url, viewer, Permission.READ_MODELS) as session:
+        return model_watch.in_production(session, version)
 
 
 @st.cache_data(ttl=MODELS_TTL, show_spinner=False)

@@ -113,6 +113,41 @@ left.plotly_chart(
 right.plotly_chart(charts.age_bands(view.ages, int(sla_days)), key="backlog_ages")
 st.plotly_chart(charts.weekly_trend(view.trend), key="backlog_trend")
 
+st.subheader(_("Work the model took off operators"))
+work = view.model_work
+if work.answered:
+    st.caption(
+        _(
+            "Of {decided} orders decided in the last {weeks} weeks, the model answered "
+            "{auto} ({auto_share}) confidently: the operator only had to check its answer. "
+            "It offered {confirm} ({confirm_share}) for confirmation and left {operator} to "
+            "an operator."
+        ).format(
+            decided=fmt_number(work.answered),
+            weeks=fmt_number(insights.TREND_WEEKS),
+            auto=fmt_number(work.auto),
+            auto_share=insights.percent(work.share(work.auto)),
+            confirm=fmt_number(work.confirm),
+            confirm_share=insights.percent(work.share(work.confirm)),
+            operator=fmt_number(work.operator),
+        )
+    )
+if work.unrecorded:
+    st.caption(
+        _(
+            "{orders} orders were decided without the model's answer being recorded "
+            "(before this release kept it): shown apart, not counted above."
+        ).format(orders=fmt_number(work.unrecorded))
+    )
+if work.answered or work.unrecorded:
+    st.plotly_chart(charts.model_work(work.weeks), key="backlog_model_work")
+else:
+    st.caption(
+        _("No orders decided in the last {weeks} weeks.").format(
+            weeks=fmt_number(insights.TREND_WEEKS)
+        )
+    )
+
 by_partner, by_service, by_country = st.tabs(
     [_("By partner"), _("By service"), _("By country or region")]
 )

@@ -11,8 +11,8 @@ import streamlit as st
 
 from dashboard import charts, components, data, ui
 from dashboard.data import insights, operations
-from dashboard.i18n import _, fmt_number
-from provisioning import finder
+from dashboard.i18n import _, fmt_date, fmt_number
+from provisioning import finder, model_watch
 from provisioning import insights as service
 from provisioning.access import Permission, allows
 from provisioning.errors import ProvisioningError
@@ -71,6 +71,88 @@ else:
         )
     )
 st.caption(_("Used for matching now: {version}.").format(version=version_name(active)))
+
+# --- in production --------------------------------------------------------------------
+st.subheader(_("In production"))
+watch = insights.in_production(url, viewer, active)
+if watch.since is None:
+    period = _(
+        "How the confident answers of {version} held up against the decisions operators "
+        "made with it."
+    )
+else:
+    period = _(
+        "How the confident answers of {version} held up against the decisions operators "
+        "made since it was activated on {day}."
+    )
+st.caption(period.format(version=version_name(active), day=fmt_date(watch.since)))
+if not watch.decided:
+    st.info(_("No decision has recorded this version's answer yet."))
+else:
+    interval = _("{level} interval: {low} to {high}").format(
+        level=insights.percent(model_watch.INTERVAL),
+        low=insights.percent(watch.low),
+        high=insights.percent(watch.high),
+    )
+    watch_tiles = st.columns(4)
+    watch_tiles[0].metric(
+        _("Confident answers decided"),
+        fmt_number(watch.auto_orders),
+        help=_("Decided orders the model had answered at or above the automatic threshold."),
+    )
+    watch_tiles[1].metric(
+        _("Agreed with the decision"),
+        insights.percent(watch.precision),
+        help=_(
+            "{interval}. The operator saw the answer before deciding, so agreement may "
+            "flatter the model; blind reviews below are the unbiased check."
+        ).format(interval=interval),
+    )
+    watch_tiles[2].metric(
+        _("Target precision"),
+        insights.percent(watch.target),
+        help=_("What the automatic threshold promises for confident answers."),
+    )
+    watch_tiles[3].metric(
+        _("Answered confidently"),
+        insights.percent(watch.share(watch.auto_orders)),
+        help=_(
+            "Of {decided} decided orders: the work the model took off operators. "
+            "{confirm} were offered for confirmation, {operator} left to an operator."
+        ).format(
+            decided=fmt_number(watch.decided),
+            confirm=fmt_number(watch.confirm_orders),
+            operator=fmt_number(watch.operator_orders),
+        ),
+    )
+    if watch.status is model_watch.BandStatus.TOO_FEW:
+        st.info(
+            _(
+                "Too few confident answers decided to judge them yet: {count} of the "
+                "{needed} needed."
+            ).format(
+                count=fmt_number(watch.auto_orders),
+                needed=fmt_number(model_watch.MIN_AUTO_ORDERS),
+            )
+        )
+    elif watch.status is model_watch.BandStatus.BELOW_TARGET:
+        st.warning(
+            _(
+                "Confident answers are below target: {precision} agreed with the decision "
+                "({interval}), against the promised {target}. Do not apply them without "
+                "review; raise the automatic threshold or train a better version."
+            ).format(
+                precision=insights.percent(watch.precision),
+                interval=interval,
+                target=insights.percent(watch.target),
+            )
+        )
+    else:
+        st.caption(
+            _("On target: the decisions are consistent with the promised {target}.").format(
+                target=insights.percent(watch.target)
+            )
+        )
 
 # --- diagnostics ----------------------------------------------------------------------
 st.subheader(_("Measured on the decided orders"))

@@ -207,7 +207,13 @@ def evaluate_command(
     ctx: CliContext, version: int | None, auto: float | None, review: float | None, fmt: str
 ) -> None:
     """Score a model version on every decided order, beside the two hand rules, and show
-    what the --auto/--review thresholds would do before they are saved."""
+    what the --auto/--review thresholds would do before they are saved.
+
+    Also how its confident answers did in production, on the decisions operators made
+    since it was activated (JSON key in_production: version, since, decided, auto_orders,
+    right, precision, low/high of a 90% interval, target, status too_few / on_target /
+    below_target, share_auto, share_confirm, share_operator), flagged when below target.
+    """
     report = finder.evaluate(ctx.db, version, _thresholds(auto, review))
     if fmt == "json":
         emit_object(report, fmt)
@@ -216,6 +222,45 @@ def evaluate_command(
     _metric_table(report["metrics"])
     click.echo(f"\nthresholds {report['thresholds']}: {to_json(report['thresholds_effect'])}")
     emit_rows(report["coverage"], fmt, ["threshold", "coverage", "accuracy"])
+    _in_production(report["in_production"])
+
+
+def _in_production(watch: dict[str, Any]) -> None:
+    """How the confident band did on the decisions since activation, and the flag."""
+    since = f"since {watch['since'][:10]}" if watch["since"] else "since the first decision"
+    click.echo(f"\nin production (version {watch['version']}, decisions {since}):")
+    if not watch["decided"]:
+        click.echo("  no decided order recorded this version's answer yet")
+        return
+    click.echo(
+        f"  {watch['decided']} decided orders: {_pct(watch['share_auto'])} confident "
+        f"({watch['auto_orders']}), {_pct(watch['share_confirm'])} offered for confirmation, "
+        f"{_pct(watch['share_operator'])} left to an operator"
+    )
+    if watch["auto_orders"]:
+        click.echo(
+            f"  confident answers: {watch['right']} of {watch['auto_orders']} agreed with the "
+            f"decision, precision {_pct(watch['precision'])} "
+            f"({watch['interval']:.0%} interval {_pct(watch['low'])}-{_pct(watch['high'])}), "
+            f"target {_pct(watch['target'])}"
+        )
+    if watch["status"] == "too_few":
+        click.echo(
+            f"  too few confident answers decided to judge the band "
+            f"({watch['auto_orders']} of the {watch['min_auto_orders']} needed)"
+        )
+    elif watch["status"] == "below_target":
+        click.echo(
+            f"  WARNING: the confident band is below its {_pct(watch['target'])} target: "
+            "review its answers; train a version with a higher --auto threshold or more "
+            "history (onboard train)"
+        )
+    else:
+        click.echo("  on target: the decisions are consistent with the target")
+
+
+def _pct(share: float | None) -> str:
+    return "-" if share is None else f"{share:.1%}"
 
 
 def _metric_table(columns: dict[str, dict[str, float]]) -> None:
@@ -259,8 +304,12 @@ def models_activate(ctx: CliContext, version: int, actor: str | None) -> None:
 )
 @handle_errors
 def models_build_default(out: Path | None) -> None:
-    """Maintainers: retrain the model that ships with the project on a generated history."""
+    """Maintainers: retrain the model that ships with the project on families of
+    generated worlds (a few minutes)."""
     from provisioning.default_model import MODELS_DIR, build_default
 
     result = build_default(out or MODELS_DIR)
-    click.echo(f"default model written to {out or MODELS_DIR}: {to_json(result.metrics)}")
+    control = result.fitted.risk_control
+    click.echo(f"default model written to {out or MODELS_DIR}: {to_json(result.held_out)}")
+    if control is not None:
+        click.echo(f"risk control: {to_json(control.to_dict())}")

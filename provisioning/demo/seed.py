@@ -17,6 +17,8 @@ from sqlalchemy import bindparam, delete, exists, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from matching.candidates import DOMAIN_LIMIT, NAME_LIMIT, PARTNER_LIMIT
+from matching.matcher import MatchResult, match_orders
 from matching.normalize import name_key, name_token
 from matching.vocabulary import OrgStatus
 from provisioning.audit import SYSTEM
@@ -26,6 +28,8 @@ from provisioning.demo import records
 from provisioning.demo.accounts import DemoAccount, demo_accounts_in
 from provisioning.demo.world import DECIDED_STATES, OrderPlan, WorldParams, generate_world
 from provisioning.errors import Conflict
+from provisioning.finder import MATCH_BATCH, active_model, order_query, trial_conversions
+from provisioning.finder_source import PrefetchingSource
 from provisioning.models import AuditEvent, Order, OrderService, Org, OutboxEmail
 from provisioning.states import Decision, OrderState, OutboxStatus
 
@@ -88,6 +92,9 @@ def create_demo(
 
 def _apply_plans(conn: Connection, plans: list[OrderPlan], now: datetime, actor: str) -> None:
     open_plans = [plan for plan in plans if plan.state is not OrderState.HISTORY]
+    answers, answered_by = _answers_at_decision(
+        conn, [plan.order_id for plan in open_plans if plan.state in DECIDED_STATES], now
+    )
     new_orgs = _create_orgs_for_new_customers(conn, open_plans, now)
     orders = Order.__table__
     rows = []
@@ -95,6 +102,7 @@ def _apply_plans(conn: Connection, plans: list[OrderPlan], now: datetime, actor:
         decided = plan.state in DECIDED_STATES
         org_id = new_orgs.get(plan.order_id, plan.true_org_id) if decided else None
         changed_at = now - plan.state_age
+        answer = answers.get(plan.order_id)
         rows.append(
             {
                 "key": plan.order_id,
@@ -104,8 +112,11 @@ def _apply_plans(conn: Connection, plans: list[OrderPlan], now: datetime, actor:
                 "delegate_email": plan.delegate_email,
                 "org_id": org_id,
                 "new_org": decided and plan.true_org_id is None,
-                "decision": _decision(plan) if decided else None,
-                "recommended_org_id": plan.true_org_id if decided else None,
+                "decision": _decision(plan, answer) if decided else None,
+                "recommended_org_id": answer.recommended_org_id if answer else None,
+                "recommended_confidence": float(answer.confidence) if answer else None,
+                "recommended_review": answer.review.value if answer else None,
+                "recommended_by_model": answered_by if answer else None,
                 "decided_by": actor if decided else None,
                 "decided_at": changed_at if decided else None,
             }
@@ -157,8 +168,39 @@ def _welcomes_sent_long_ago(conn: Connection, order_ids: list[str]) -> None:
     )
 
 
-def _decision(plan: OrderPlan) -> str:
-    return (Decision.CREATED_ORG if plan.true_org_id is None else Decision.ACCEPTED).value
+def _decision(plan: OrderPlan, answer: MatchResult | None) -> str:
+    """The operator decided right (the plan's truth); whether that accepted the finder's
+    answer is the finder's own business."""
+    if plan.true_org_id is None:
+        return Decision.CREATED_ORG.value
+    accepted = answer is None or answer.recommended_org_id == plan.true_org_id
+    return (Decision.ACCEPTED if accepted else Decision.CHOSE_OTHER).value
+
+
+def _answers_at_decision(
+    conn: Connection, order_ids: list[str], now: datetime
+) -> tuple[dict[str, MatchResult], str]:
+    """What the finder answered the demo's decided orders, recorded with their decisions
+    as `orders.map_org` records it: the model in use (the shipped one, in a new demo)
+    ranking each order in batches before the orgs created for new customers exist.
+
+    Ranked as of the world's present rather than each decision's day: the world has no
+    past of its own to rank against, and the decisions are weeks old at most. The
+    history orders (imported labels) keep no answer, as real imported history has none.
+    """
+    results: dict[str, MatchResult] = {}
+    with Session(bind=conn) as session:
+        active = active_model(session)
+        for start in range(0, len(order_ids), MATCH_BATCH):
+            batch = order_ids[start : start + MATCH_BATCH]
+            converting = trial_conversions(session, batch)
+            orders = session.scalars(select(Order).where(Order.order_id.in_(batch))).all()
+            queries = [order_query(order, order.order_id in converting) for order in orders]
+            source = PrefetchingSource(session)
+            source.prefetch(queries, DOMAIN_LIMIT, NAME_LIMIT, PARTNER_LIMIT)
+            ranked = match_orders(queries, source, active.model, now)
+            results.update((result.order_id, result) for result in ranked)
+    return results, str(active.version)
 
 
 def _create_orgs_for_new_customers(

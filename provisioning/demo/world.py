@@ -151,6 +151,9 @@ class Habits:
         default_factory=lambda: {"basename": 0.35, "upper": 0.10, "typo": 0.05}
     )
     countries: tuple[str, ...] = ()  # the countries companies are in; empty: all
+    # Companies of one country have distinct registered names (a companies registry sees
+    # to it) while the name pool lasts; the demo leaves namesakes in, as a trap.
+    unique_names: bool = False
     p_dotcom: float = 0.0  # a company registers under .com whatever its country
     p_claimed: float = 0.6  # a main org's domain is claimed (else verified)
     p_no_domain_row: float = 0.0  # a main org never added its domain (members only)
@@ -363,6 +366,7 @@ class _World:
         wanted = set(params.habits.countries)
         self.countries = tuple(c for c in COUNTRIES if not wanted or c.code in wanted)
         self.pools = _pools(params.names_seed, params.name_pool)
+        self.unused_names: dict[str, list[tuple[str, str]]] = {}
         self.org_count = 0
         self.order_count = 0
         self.person_count = 0
@@ -386,7 +390,15 @@ class _World:
 
     def company_name(self, country: Country) -> tuple[str, str]:
         """A company name and the stem of its domain."""
-        return self.rng.choice(self.pools.companies[country.code])
+        pool = self.pools.companies[country.code]
+        if not self.habits.unique_names:
+            return self.rng.choice(pool)
+        unused = self.unused_names.get(country.code)
+        if unused is None:
+            unused = sorted(set(pool))
+            self.hrng.shuffle(unused)
+            self.unused_names[country.code] = unused
+        return unused.pop() if unused else self.rng.choice(pool)
 
     def unique_domain(self, stem: str, suffix: str) -> str:
         domain = f"{stem}.{suffix}"

@@ -5,13 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from matching.vocabulary import Service
 from provisioning.models.base import Base, one_of, utcnow
 from provisioning.models.orgs import Org
 from provisioning.states import Decision, Intent, OrderState, ServiceState
+
+# The thresholds' three verdicts (`matching.scorer.Review`), spelled out: the models do not
+# import the scorer.
+RECOMMENDED_REVIEWS = (
+    "recommended_review IS NULL OR recommended_review IN ('auto', 'confirm', 'operator')"
+)
 
 
 class Order(Base):
@@ -39,6 +45,15 @@ class Order(Base):
     new_org: Mapped[bool] = mapped_column(Boolean, default=False)
     decision: Mapped[str | None] = mapped_column(String(16))
     recommended_org_id: Mapped[str | None] = mapped_column(String(64))
+    # The rest of the finder's answer at decision time: how confident it was, what the
+    # thresholds made of that (auto / confirm / operator) and which model said it (a
+    # version number or "default"), so its confident band can be judged against the
+    # decision (`provisioning.model_watch`). NULL where no answer was recorded.
+    recommended_confidence: Mapped[float | None] = mapped_column(Float)
+    recommended_review: Mapped[str | None] = mapped_column(
+        String(16), CheckConstraint(RECOMMENDED_REVIEWS, name="recommended_review")
+    )
+    recommended_by_model: Mapped[str | None] = mapped_column(String(16))
     decided_by: Mapped[str | None] = mapped_column(String(320))
     decided_at: Mapped[datetime | None]
     # Set when the mapping took effect: the point of no return (workflow part 1, step 4).

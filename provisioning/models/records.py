@@ -75,6 +75,11 @@ class AuditEvent(Base):
     )
 
 
+def _activated_if_active(context: Any) -> datetime | None:
+    """A version stored already active was activated as it was stored."""
+    return utcnow() if context.get_current_parameters().get("is_active") else None
+
+
 class ModelVersion(Base):
     """A trained scorer: its artifact in a format that cannot run code on load, and why.
 
@@ -87,6 +92,10 @@ class ModelVersion(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(320))
     is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When it last became the active version: stored active (`onboard train`, `publish`)
+    # or activated later (`onboard models activate`). NULL: never active. Decisions since
+    # then are the production record of its confident band (`provisioning.model_watch`).
+    activated_at: Mapped[datetime | None] = mapped_column(default=_activated_if_active)
     artifact_format: Mapped[str] = mapped_column(String(16), default="skops")
     artifact: Mapped[bytes] = mapped_column(LargeBinary)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

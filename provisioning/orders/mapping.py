@@ -10,6 +10,7 @@ Control Hub's partner flow does.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 import pycountry
@@ -194,12 +195,12 @@ def map_org(
                 )
             )
         before = snapshot(order)
-        recommended = _recommendation(session, order, now)
+        answer = _recommendation(session, order, now)
         order.org_id = org_id
         order.new_org = False
-        order.recommended_org_id = recommended
+        answer.record_on(order)
         order.decision = (
-            Decision.ACCEPTED if recommended == org_id else Decision.CHOSE_OTHER
+            Decision.ACCEPTED if answer.org_id == org_id else Decision.CHOSE_OTHER
         ).value
         order.decided_by, order.decided_at = actor.email, now
         admin = approver_for(session, order, org)
@@ -299,6 +300,9 @@ def create_org(
                 return ActionResult(order_id, Action.CREATE_ORG.value, False, order.state)
         require(Action.CREATE_ORG, order.state, order_id)
         before = snapshot(order)
+        # Asked before the new org exists: the finder would otherwise find the order's own
+        # contact in it and "recommend" the org created for it.
+        answer = _recommendation(session, order, now)
         for_customer = order.intent == Intent.CUSTOMER
         org = Org(
             org_id=f"org-{uuid.uuid4().hex[:12]}",
@@ -322,7 +326,7 @@ def create_org(
                     last_activity_at=now,
                 )
             )
-        order.recommended_org_id = _recommendation(session, order, now)
+        answer.record_on(order)
         order.org_id, order.new_org = org.org_id, True
         order.decision = Decision.CREATED_ORG.value
         order.decided_by, order.decided_at = actor.email, now
@@ -434,15 +438,40 @@ def _forget_org(order: Order) -> None:
     order.org_id = None
     order.new_org = False
     order.decision = order.decided_by = order.decided_at = order.mapped_at = None
-    order.recommended_org_id = None
+    NO_ANSWER.record_on(order)
 
 
-def _recommendation(session: Session, order: Order, now: datetime) -> str | None:
-    """What the finder recommends right now: recorded with the decision, so the history
-    says whether the operator accepted it or chose another."""
-    model = active_model(session).model
-    result = match_order(order_query(order), SqlCandidateSource(session), model, now)
-    return result.recommended_org_id
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The finder's answer at decision time, as the order records it."""
+
+    org_id: str | None  # None: create a new organization (or nothing recorded)
+    confidence: float | None
+    review: str | None  # matching.scorer.Review: auto / confirm / operator
+    model_version: str | None  # a version number or "default", as OrderMatch keeps it
+
+    def record_on(self, order: Order) -> None:
+        order.recommended_org_id = self.org_id
+        order.recommended_confidence = self.confidence
+        order.recommended_review = self.review
+        order.recommended_by_model = self.model_version
+
+
+NO_ANSWER = Answer(None, None, None, None)
+
+
+def _recommendation(session: Session, order: Order, now: datetime) -> Answer:
+    """What the finder answers right now: recorded with the decision, so the history
+    says whether the operator accepted it or chose another, and how confident the model
+    in use was (the production record of its confident band)."""
+    active = active_model(session)
+    result = match_order(order_query(order), SqlCandidateSource(session), active.model, now)
+    return Answer(
+        result.recommended_org_id,
+        float(result.confidence),
+        result.review.value,
+        str(active.version),
+    )
 
 
 def approver_for(session: Session, order: Order, org: Org) -> str | None:

@@ -100,6 +100,7 @@ def test_the_demo_world_backlog_is_the_services(
         "Open orders by partner",
         "Services of open orders",
         "Open orders by country or region",
+        "Decisions per week by the model's answer",  # tests/dashboard/test_model_watch_pages.py
     }
     by_state = figures["Open orders by state"]["data"]
     with demo.read() as session:
