@@ -14,8 +14,8 @@ finder is scored on the same orders:
 - the previous shipped model (the artifact as it was before issue 15, kept in
   `benchmarks/fixtures/shipped_before_issue_15`), the one to beat;
 - the shipped model, zero-shot: a new installation before any history;
-- after `onboard train`: `matching.training.fit` on the history, which is what
-  `provisioning.finder.train` fits (the database round trip is left out);
+- after `onboard train`: `provisioning.finder.fit_history` on the history, exactly what
+  `onboard train` fits (on top of the shipped model; the database round trip is left out);
 - the operators' rule of thumb.
 
 The ground truth is the generator's plan. Per (family, finder): accuracy, the share
@@ -86,6 +86,7 @@ def _measure(predictions: list[Any], cases: list[str], thresholds: Any) -> dict[
         "auto_precision": None,
         "confident_errors": sum(not p.correct and p.confidence >= CONFIDENT for p in predictions),
         "cases": dict(per_case),
+        "answers": [(p.confidence, p.correct) for p in predictions],  # for the pooled targets
     }
     if thresholds is not None:
         effect = threshold_effect(predictions, thresholds)
@@ -97,9 +98,10 @@ def _measure(predictions: list[Any], cases: list[str], thresholds: Any) -> dict[
 def _evaluate_family(family: int, scored: int) -> dict[str, Any]:
     """Generate one family's world, split it, and score every finder (in a child process:
     generation and ranking hold a world's candidates in memory)."""
-    from matching import persistence, training
+    from matching import persistence
     from matching.evaluation import model_finder, predict_all, rule_of_thumb
     from provisioning.demo.families import family_params, labelled_world
+    from provisioning.finder import fit_history
 
     world = sorted(
         labelled_world(family_params(family, 2 * scored), family),
@@ -118,7 +120,7 @@ def _evaluate_family(family: int, scored: int) -> dict[str, Any]:
         return persistence.load_default()
 
     def trained() -> Any:
-        return training.fit([o.labelled for o in history]).model
+        return fit_history([o.labelled for o in history]).model
 
     results: dict[str, Any] = {}
     for name, build in ((PREVIOUS, _previous_model), (SHIPPED, shipped), (TRAINED, trained)):
@@ -219,8 +221,26 @@ def _target_rows(
             measured, passed = f"{value:.3f} (lowest: family {family})", value >= target
         return {"target": label, "measured": measured, "result": "PASS" if passed else "FAIL"}
 
+    def pooled_row(name: str, target_accuracy: float, target_resolved: float) -> dict[str, Any]:
+        from matching.evaluation import Prediction, resolved_at_precision
+
+        answers = [a for r in results for a in r["finders"][name].get("answers", [])]
+        if not answers:
+            return {"target": f"{name}: pooled", "measured": "unavailable", "result": "FAIL"}
+        accuracy = sum(ok for _, ok in answers) / len(answers)
+        predictions = [Prediction("a", "a" if ok else "b", (), c) for c, ok in answers]
+        resolved = resolved_at_precision(predictions, PRECISION_TARGET)
+        passed = accuracy >= target_accuracy and resolved >= target_resolved
+        return {
+            "target": f"{name}, pooled over the families: accuracy >= {target_accuracy}, "
+            f"resolved alone >= {target_resolved}",
+            "measured": f"accuracy {accuracy:.4f}, resolved {resolved:.3f} ({len(answers)} orders)",
+            "result": "PASS" if passed else "FAIL",
+        }
+
     worst = _worst_case(pooled[SHIPPED])
     return [
+        pooled_row(SHIPPED, 0.95, 0.70),
         lowest(SHIPPED, "accuracy", 0.95, "zero-shot accuracy >= 0.95 on every family"),
         lowest(SHIPPED, "resolved", 0.70, "zero-shot resolved alone @99.5% >= 0.70 per family"),
         {
@@ -230,6 +250,7 @@ def _target_rows(
         },
         lowest(TRAINED, "accuracy", 0.99, "after train: accuracy >= 0.99 on every family"),
         lowest(TRAINED, "resolved", 0.95, "after train: resolved alone @99.5% >= 0.95"),
+        pooled_row(TRAINED, 0.99, 0.95),
     ]
 
 

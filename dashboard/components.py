@@ -15,7 +15,7 @@ import streamlit as st
 from babel.numbers import format_percent
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard.data.operations import CandidateView, MatchView, OrderView, Refusal
+from dashboard.data.operations import CandidateView, Doubt, MatchView, OrderView, Refusal
 from dashboard.i18n import _, current_language, fmt_date, fmt_datetime, fmt_number, label
 from provisioning import audit, i18n
 from provisioning.i18n import N_
@@ -326,6 +326,55 @@ def recommendation(match: MatchView) -> None:
     )
     if match.why_first:
         st.caption(_("Why the first one: {why}").format(why=match.why_first))
+    doubts(match)
+
+
+def doubts(match: MatchView) -> None:
+    """Why the confidence is lower than the model's own probability: the guard rails as
+    warnings (they keep the answer from being applied on its own), the rest as captions."""
+    if not match.doubts:
+        return
+    if match.model_confidence is not None:
+        st.caption(
+            _("The model alone gives its answer {p}; the confidence is lowered because:").format(
+                p=fmt_percent(match.model_confidence)
+            )
+        )
+    for doubt in match.doubts:
+        limit = fmt_percent(doubt.limit)
+        if doubt.kind == "guard_rail":
+            st.warning(_guard_rail_text(doubt))
+        elif doubt.kind == "agreement":
+            st.caption(
+                _("The models of the ensemble disagree: one gives this answer only {p}.").format(
+                    p=limit
+                )
+            )
+        else:
+            st.caption(
+                _(
+                    "Unlike the training data: {n} orders had a right answer like this one, "
+                    "which allows at most {p}."
+                ).format(n=fmt_number(doubt.support or 0), p=limit)
+            )
+
+
+def _guard_rail_text(doubt: Doubt) -> str:
+    org = doubt.org_name or _("an organization")
+    if doubt.rule == "exact_email":
+        return _(
+            "Held back for review: the provisioning e-mail is a user of {org}, and an exact "
+            "e-mail match is not overruled without review."
+        ).format(org=org)
+    if doubt.rule == "live_trial_member":
+        return _(
+            "Held back for review: the provisioning e-mail belongs to the running trial {org}; "
+            "the customer's trial would be lost."
+        ).format(org=org)
+    return _(
+        "Held back for review: the order converts a running trial, and the answer is not a "
+        "running trial."
+    )
 
 
 def evidence(candidate: CandidateView, domain: str | None) -> list[str]:

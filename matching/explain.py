@@ -23,6 +23,8 @@ _DOMAIN_RELATION = frozenset(
 )
 # Contributions smaller than this (log-odds) are noise to an operator.
 _MATERIAL = 0.25
+# A doubt costing less than this (probability) is not worth an operator's attention.
+_MATERIAL_DOUBT = 0.005
 
 
 def evidence(found: CandidateSet, candidate: Candidate, now: datetime) -> list[str]:
@@ -60,26 +62,28 @@ def evidence(found: CandidateSet, candidate: Candidate, now: datetime) -> list[s
 
 def doubts(ranking: Ranking) -> list[dict[str, object]]:
     """Why the confidence is below the model's own probability, each with the most it
-    allows: disagreement within the ensemble, an unfamiliar pattern, the guard rails."""
+    allows: disagreement within the ensemble, an unfamiliar pattern (each said when it
+    costs at least half a point), and every guard rail met."""
     said: list[dict[str, object]] = []
-    own = ranking.model_confidence
-    if ranking.agreement < own:
+    material = ranking.model_confidence - _MATERIAL_DOUBT
+    if ranking.agreement <= material:
         said.append(
             {
                 "kind": "agreement",
                 "limit": round(ranking.agreement, 4),
-                "reason": f"the ensemble disagrees: one of its models gives this answer "
-                f"only {ranking.agreement:.0%}",
+                "reason": "the ensemble disagrees: one of its models gives this answer "
+                f"only {ranking.agreement:.1%}",
             }
         )
-    if ranking.familiar is not None and ranking.familiarity < own:
-        seen = ranking.familiar
+    if ranking.familiar is not None and ranking.familiarity <= material:
         said.append(
             {
                 "kind": "familiarity",
                 "limit": round(ranking.familiarity, 4),
-                "reason": f"unlike the training data: {_count(seen, 'order')} with a right "
-                f"answer like this one, which allows at most {ranking.familiarity:.0%}",
+                "support": ranking.familiar,
+                "reason": "unlike the training data: "
+                f"{_count(ranking.familiar, 'order')} had a right answer like this one, "
+                f"which allows at most {ranking.familiarity:.1%}",
             }
         )
     for rail in ranking.guard_rails:
@@ -89,6 +93,7 @@ def doubts(ranking: Ranking) -> list[dict[str, object]]:
                 "rule": rail.rule,
                 "limit": GUARDED_CONFIDENCE,
                 "reason": rail.reason,
+                "org_name": rail.org_name,
             }
         )
     return said

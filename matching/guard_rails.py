@@ -29,6 +29,7 @@ GUARDED_CONFIDENCE = 0.5
 class GuardRail:
     rule: str  # stable key: exact_email, trial_conversion, live_trial_member
     reason: str  # in the operator's words
+    org_name: str | None = None  # the org the rule speaks for (exact / trial), if any
 
 
 def guard_rails(found: CandidateSet, answer: Candidate | None) -> tuple[GuardRail, ...]:
@@ -44,6 +45,7 @@ def guard_rails(found: CandidateSet, answer: Candidate | None) -> tuple[GuardRai
                 "exact_email",
                 f"{found.email} is a member of {exact.facts.name}; "
                 "an exact e-mail match is not overruled without review",
+                exact.facts.name,
             )
         )
     if found.order.converts_trial and (answer is None or answer.facts.status != OrgStatus.TRIAL):
@@ -59,6 +61,7 @@ def guard_rails(found: CandidateSet, answer: Candidate | None) -> tuple[GuardRai
                 "live_trial_member",
                 f"{found.email} belongs to the running trial {exact.facts.name}; "
                 "the customer's trial would be lost",
+                exact.facts.name,
             )
         )
     return tuple(rails)

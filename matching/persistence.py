@@ -42,7 +42,7 @@ def dump(model: Model) -> bytes:
     return sio.dumps({"pipeline": model.pipeline, "members": [m.pipeline for m in model.members]})
 
 
-def settings_of(model: Model, risk_control: dict[str, Any] | None = None) -> dict[str, Any]:
+def settings_of(model: Model) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "thresholds": {"auto": model.thresholds.auto, "review": model.thresholds.review},
         "none_bias": model.none_bias,
@@ -53,8 +53,8 @@ def settings_of(model: Model, risk_control: dict[str, Any] | None = None) -> dic
         settings["members_none_bias"] = [m.none_bias for m in model.members]
     if model.support:
         settings["support"] = dict(model.support)
-    if risk_control is not None:
-        settings["risk_control"] = risk_control
+    if model.risk_control is not None:
+        settings["risk_control"] = dict(model.risk_control)
     return settings
 
 
@@ -80,6 +80,7 @@ def load(artifact: bytes, settings: dict[str, Any]) -> Model:
         float(settings.get("none_bias", 0.0)),
         dict(settings.get("params", {})),
         support={str(k): int(v) for k, v in settings.get("support", {}).items()},
+        risk_control=settings.get("risk_control"),
     )
     members = tuple(
         Model(_widened(p, trained_on), model.thresholds, bias)

@@ -25,6 +25,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -94,6 +95,8 @@ class Model:
     params: dict[str, Any] = field(default_factory=dict)
     members: tuple[Model, ...] = ()
     support: Mapping[str, int] = field(default_factory=dict)
+    # How the auto threshold was chosen (`matching.risk_control.RiskControl.to_dict`).
+    risk_control: Mapping[str, Any] | None = None
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Each feature's contribution to each row's log-odds (coefficient × scaled value).
@@ -108,7 +111,7 @@ class Model:
     def independent_probabilities(self, X: np.ndarray) -> np.ndarray:
         """The pipeline's `predict_proba(X)[:, 1]`, computed from its linear form."""
         *_, intercept = self.linear_form
-        return 1.0 / (1.0 + np.exp(-(self.contributions(X).sum(axis=1) + intercept)))
+        return expit(self.contributions(X).sum(axis=1) + intercept)
 
     @cached_property
     def linear_form(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

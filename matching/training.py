@@ -176,7 +176,12 @@ def fit_ensemble(
     control = None
     if thresholds is None:
         thresholds, control = choose_thresholds(folded.predictions)
-    ensemble = replace(model, thresholds=thresholds, members=tuple(folded.models))
+    ensemble = replace(
+        model,
+        thresholds=thresholds,
+        members=tuple(folded.models),
+        risk_control=control.to_dict() if control else None,
+    )
     return EnsembleFit(ensemble, control, folded)
 
 

@@ -67,12 +67,10 @@ def build_default(
 
 
 def _write(directory: Path, result: DefaultModel, families: list[int]) -> None:
-    model, control = result.fitted.model, result.fitted.risk_control
+    model = result.fitted.model
     directory.mkdir(parents=True, exist_ok=True)
     (directory / persistence.DEFAULT_ARTIFACT).write_bytes(persistence.dump(model))
-    settings: dict[str, Any] = persistence.settings_of(
-        model, control.to_dict() if control else None
-    )
+    settings: dict[str, Any] = persistence.settings_of(model)
     settings["trained_on"] = {
         "families": families,
         "orders": result.orders,

@@ -273,6 +273,15 @@ class TrainReport:
     baselines: dict[str, dict[str, float]]
 
 
+def fit_history(
+    orders: Sequence[LabelledOrder], C: float = 1.0, thresholds: Thresholds | None = None
+) -> TrainingResult:
+    """What `train` fits on an installation's decided orders: an ensemble on top of the
+    shipped model — what it learnt from many worlds still holds where this history is
+    thin (`matching.transfer`) — with risk-controlled thresholds unless given."""
+    return fit(orders, C=C, thresholds=thresholds, prior=persistence.load_default())
+
+
 def train(
     db: Database,
     actor: Actor,
@@ -288,9 +297,7 @@ def train(
         orders = labelled_orders(session, now)
         current = active_model(session)
     try:
-        # On top of the shipped model: what it learnt from many worlds still holds where
-        # this history is thin (`matching.transfer`).
-        result = fit(orders, C=C, thresholds=thresholds, prior=persistence.load_default())
+        result = fit_history(orders, C, thresholds)
     except ValueError as exc:
         raise InvalidInput(FieldError("history", str(exc))) from None
     test_orders = result.held_out  # every finder is judged on the same held-out orders
@@ -302,8 +309,7 @@ def train(
     better = result.metrics["accuracy"] >= previous["accuracy"] - ACTIVATION_TOLERANCE
     # In-sample metrics prove nothing: such a version is only activated on request.
     activate = force or (better and not result.in_sample)
-    control = result.risk_control.to_dict() if result.risk_control else None
-    settings = persistence.settings_of(result.model, control)
+    settings = persistence.settings_of(result.model)
     with db.write() as session:
         version = _store_version(
             session,
@@ -366,6 +372,8 @@ def evaluate(
         "thresholds": {"auto": model.thresholds.auto, "review": model.thresholds.review},
         "thresholds_effect": threshold_effect(predictions, model.thresholds),
         "in_production": in_production,
+        # How the auto threshold was chosen (None: set by hand or before risk control).
+        "risk_control": dict(model.risk_control) if model.risk_control else None,
     }
 
 

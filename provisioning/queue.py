@@ -60,6 +60,11 @@ class QueueFilter:
     max_age_days: int | None = None
     search: str | None = None  # order id, provisioning e-mail, company, org id or name
     waiting_on: str | None = None  # customer / support (`provisioning.states.WaitingOn`)
+    # Within each review band, the orders whose decision teaches the finder most first:
+    # the least confident (its confidence already folds in the ensemble's disagreement and
+    # unfamiliar evidence), instead of the oldest. Learning where it matters, when an
+    # analyst retrains soon; the default keeps first come, first served.
+    teaching_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +196,12 @@ def queue(
         now,
     )
     waiting = Order.state.in_(_WAITING_FOR_ORG)
-    stmt = stmt.order_by(case((waiting, _REVIEW_RANK), else_=4), Order.placed_at, Order.order_id)
+    order = [case((waiting, _REVIEW_RANK), else_=4)]
+    if where.teaching_first:
+        # (2.0: above any confidence, so unscored orders come after, on either database)
+        scored = waiting & OrderMatch.confidence.is_not(None)
+        order.append(case((scored, OrderMatch.confidence), else_=2.0))
+    stmt = stmt.order_by(*order, Order.placed_at, Order.order_id)
     found = session.execute(stmt.limit(limit).offset(offset)).all()
     services = _services(session, [o.order_id for o, *_ in found])
     rows = [

@@ -137,6 +137,17 @@ class CandidateView:
 
 
 @dataclass(frozen=True, slots=True)
+class Doubt:
+    """Why the confidence is below the model's own probability (`matching.explain.doubts`)."""
+
+    kind: str  # agreement / familiarity / guard_rail
+    limit: float  # the most it lets the confidence be
+    rule: str | None = None  # a guard rail's key
+    support: int | None = None  # familiarity: training orders with such a right answer
+    org_name: str | None = None  # a guard rail's org
+
+
+@dataclass(frozen=True, slots=True)
 class MatchView:
     order_id: str
     outcome: str
@@ -151,6 +162,8 @@ class MatchView:
     partner_own_address: bool  # the ordering partner typed an address of its own
     candidates: tuple[CandidateView, ...]  # best first
     withheld: bool = False  # the finder's pick is an org the viewer may not see
+    model_confidence: float | None = None  # the model's own probability, before doubts
+    doubts: tuple[Doubt, ...] = ()
 
     @property
     def recommended(self) -> CandidateView | None:
@@ -234,6 +247,20 @@ def match_view(
         partner_own_address=found.partner_own_address,
         candidates=tuple(candidates),
         withheld=withheld,
+        # Doubts name orgs (a guard rail's): said only when the recommendation may be.
+        model_confidence=None if withheld else public["model_confidence"],
+        doubts=()
+        if withheld
+        else tuple(
+            Doubt(
+                d["kind"],
+                d["limit"],
+                d.get("rule"),
+                d.get("support"),
+                d.get("org_name") if found.exact_org_id in visible else None,
+            )
+            for d in public["doubts"]
+        ),
     )
 
 

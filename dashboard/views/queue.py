@@ -87,6 +87,15 @@ max_age = max_col.number_input(
     _("At most this many days old"), min_value=0, step=1, value=None, key="queue_max_age"
 )
 
+teaching_first = st.toggle(
+    _("Teach the finder first"),
+    key="queue_teaching_first",
+    help=_(
+        "Within each group, the orders the finder is least sure of come first instead of "
+        "the oldest: deciding them teaches the next model version the most."
+    ),
+)
+
 where = queue.QueueFilter(
     states=tuple(states),
     partner_id=partner,
@@ -96,6 +105,7 @@ where = queue.QueueFilter(
     max_age_days=None if max_age is None else int(max_age),
     search=search.strip() or None,
     waiting_on=waiting,
+    teaching_first=teaching_first,
 )
 if st.session_state.get("queue_where") != where:  # new filters: back to the first page
     st.session_state["queue_where"] = where

@@ -105,6 +105,9 @@ def match_command(
         )
         if data["why_first"]:
             click.echo(f"  {data['why_first']}")
+        for doubt in data["doubts"]:
+            held = "held back" if doubt["kind"] == "guard_rail" else "confidence lowered"
+            click.echo(f"  {held}: {doubt['reason']}")
         rows = [
             {
                 "rank": i + 1,
@@ -222,7 +225,29 @@ def evaluate_command(
     _metric_table(report["metrics"])
     click.echo(f"\nthresholds {report['thresholds']}: {to_json(report['thresholds_effect'])}")
     emit_rows(report["coverage"], fmt, ["threshold", "coverage", "accuracy"])
+    _risk_control(report["risk_control"])
     _in_production(report["in_production"])
+
+
+def _risk_control(control: dict[str, Any] | None) -> None:
+    """What the auto threshold promises, and on what evidence it was chosen."""
+    if control is None:
+        click.echo("\nauto threshold: set by hand (no risk control)")
+        return
+    if control["auto"] is None:
+        click.echo(
+            f"\nauto threshold: none can promise {_pct(control['target'])} precision with "
+            f"{control['certainty']:.0%} certainty on {control['calibration_orders']} held-out "
+            "orders: nothing is applied automatically"
+        )
+        return
+    click.echo(
+        f"\nauto threshold {control['auto']}: answers at or above it are right at least "
+        f"{_pct(control['target'])} of the time with {control['certainty']:.0%} certainty "
+        f"(conformal risk control on {control['calibration_orders']} held-out orders, "
+        f"{_pct(control['auto_share'])} of them above it, {_pct(control['auto_precision'])} "
+        "right)"
+    )
 
 
 def _in_production(watch: dict[str, Any]) -> None:

@@ -157,8 +157,12 @@ def test_ambiguous_order_is_resolved_from_intent_to_the_approval_request(mini: D
     assert "Saved: For the buyer's own company." in page
     assert "We found matching organizations based on your e-mail address" in page
     assert "E-mail domain: acme.se" in page
-    assert "Recommended: **Acme Logistik AB** (org-acme), confidence 69%" in page
-    assert "Recommended: confirm it" in page
+    # Two orgs hold acme.se, one under the exact company name: the finder hesitates.
+    assert "Recommended: **Acme Logistik AB** (org-acme), confidence 73%" in page
+    assert "Ambiguous: an operator decides" in page
+    # Why the confidence is below the model's own probability, in the operator's words.
+    assert "The model alone gives its answer 74%; the confidence is lowered because:" in page
+    assert "The models of the ensemble disagree: one gives this answer only 73%." in page
     assert "Domain acme.se: claimed" in page  # org-acme
     assert "Domain acme.se: verified" in page  # the look-alike
     assert "2 active of 3 users" in page

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from provisioning.access import Actor
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
+from provisioning.models import OrderMatch
 from provisioning.states import Role
 from tests.conftest import FIXTURES
 from tests.dashboard.conftest import account, signed_in_app
@@ -115,11 +116,30 @@ def test_scoring_puts_the_ambiguous_domain_match_before_the_exact_ones(mini: Dat
     assert ids[0] == "ORD-1002"
     assert ids.index("ORD-1002") < ids.index("ORD-1001") < ids.index("ORD-1005")
     first = at.dataframe[0].value.iloc[0]
-    assert (first["outcome"], first["review"]) == ("Domain matches", "Recommended: confirm it")
+    assert (first["outcome"], first["review"]) == (
+        "Domain matches",
+        "Ambiguous: an operator decides",
+    )
     assert first["recommended"] == "Acme Logistik AB"
-    assert metrics(at)["Need a confirmation"] == "1"
+    assert metrics(at)["Need an operator"] == "1"
     assert metrics(at)["Not scored yet"] == "0"
     assert not [b for b in at.button if b.key == "queue_score"]  # nothing left to score
+
+
+def test_teaching_first_puts_the_least_confident_first(mini: Database) -> None:
+    at = queue_app()
+    run(at.button(key="queue_score").click())
+    with mini.write() as session:  # two answers the finder doubts, in the same band
+        for order_id, confidence in (("ORD-1001", 0.9), ("ORD-1005", 0.6)):
+            match = session.get_one(OrderMatch, order_id)
+            match.confidence, match.review = confidence, "confirm"
+    st.cache_data.clear()
+    run(at)
+    ids = order_ids(at)
+    assert ids.index("ORD-1001") < ids.index("ORD-1005")  # oldest first
+    run(at.toggle(key="queue_teaching_first").set_value(True))
+    ids = order_ids(at)
+    assert ids.index("ORD-1005") < ids.index("ORD-1001")  # least sure first
 
 
 def test_search_narrows_by_email_company_or_order(mini: Database) -> None:

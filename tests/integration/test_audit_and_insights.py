@@ -236,8 +236,10 @@ def test_diagnostics_agree_with_evaluate_and_explain_the_miss(misled: Database) 
     assert (everything["auto_share"], everything["auto_orders"]) == (1.0, 2.0)
     assert everything["auto_precision"] == pytest.approx(report.metrics["accuracy"])
     # Everything applied: every right answer is applied (none, when the model got both wrong).
-    assert everything["auto_recall"] == everything["offered_recall"] == (
-        1.0 if report.metrics["accuracy"] else 0.0
+    assert (
+        everything["auto_recall"]
+        == everything["offered_recall"]
+        == (1.0 if report.metrics["accuracy"] else 0.0)
     )
     with pytest.raises(InvalidInput):
         insights.what_if(report.predictions, auto=0.5, review=0.9)

@@ -92,6 +92,14 @@ def test_a_round_of_training_stores_and_activates_a_version(db: Database) -> Non
         assert stored.artifact_format == "skops" and stored.metrics["held_out"]["orders"] > 0
         actions = session.scalars(select(AuditEvent.action)).all()
     assert "model.train" in actions
+    # An ensemble learnt on top of the shipped model; its auto threshold was chosen by
+    # conformal risk control on out-of-fold predictions, and that is what evaluate says.
+    trained = finder.load_version(stored)
+    assert len(trained.members) == 5 and stored.params["prior"] is True
+    control = stored.params["settings"]["risk_control"]
+    assert control["target"] == 0.995 and control["certainty"] == 0.9
+    assert trained.thresholds.auto == (1.0 if control["auto"] is None else control["auto"])
+    assert finder.evaluate(db, version=1, now=NOW)["risk_control"] == control
     second = finder.train(db, ACTOR, C=0.5, now=NOW, force=True)
     assert second.version == 2 and second.activated
     with db.read() as session:
@@ -136,6 +144,10 @@ def test_cli_match_jsonl_contract(database_url: str) -> None:
         assert {"order_id", "outcome", "recommended_org_id", "confidence", "candidates"} <= set(
             line
         )
+        assert {"model_confidence", "agreement", "familiarity", "guard_rails", "doubts"} <= set(
+            line
+        )
+        assert line["confidence"] <= line["model_confidence"]
         for candidate in line["candidates"]:
             assert {"org_id", "name", "score", "evidence", "reasons"} <= set(candidate)
     table = runner.invoke(cli, ["--db", database_url, "match", "--order", "ORD-1003"])

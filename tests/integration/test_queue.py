@@ -11,6 +11,7 @@ from provisioning.access import Actor, Role
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
 from provisioning.errors import Conflict
+from provisioning.models import OrderMatch
 from provisioning.orgs import search_orgs
 from provisioning.queue import QueueFilter, queue, refresh_matches
 from tests.conftest import FIXTURES
@@ -59,6 +60,20 @@ def test_scored_queue_puts_ambiguous_matches_first(mini: Database) -> None:
     assert by_id["ORD-1001"].recommended_org_name == "Acme Logistik AB"
     assert by_id["ORD-1003"].recommended_org_id is None  # create a new organization
     assert by_id["ORD-1001"].services == ("meetings", "calling")
+
+
+def test_teaching_first_offers_the_least_confident_of_each_band_first(mini: Database) -> None:
+    refresh_matches(mini, NOW)
+    doubt = {"ORD-1001": 0.91, "ORD-1002": 0.62, "ORD-1004": 0.97, "ORD-1005": 0.55}
+    with mini.write() as session:
+        for order_id, confidence in doubt.items():
+            match = session.get_one(OrderMatch, order_id)
+            match.confidence, match.review = confidence, "confirm"
+        session.get_one(OrderMatch, "ORD-1003").review = "operator"
+    # First come, first served within a band by default; the least confident first on request.
+    assert _ids(mini) == ["ORD-1003", "ORD-1001", "ORD-1002", "ORD-1004", "ORD-1005"]
+    teaching = _ids(mini, QueueFilter(teaching_first=True))
+    assert teaching == ["ORD-1003", "ORD-1005", "ORD-1002", "ORD-1001", "ORD-1004"]
 
 
 def test_filters_and_search(mini: Database) -> None:
