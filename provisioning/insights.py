@@ -16,6 +16,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -135,6 +136,8 @@ class Diagnostics:
     # Every answer, for the threshold what-if; rankings cut to the first candidate (the
     # read model stays small enough to cache and copy on every rerun).
     predictions: tuple[Prediction, ...] = field(repr=False)
+    # How the version's auto threshold was chosen (`matching.risk_control`); None: by hand.
+    risk_control: dict[str, Any] | None = None
 
 
 def diagnostics(
@@ -184,6 +187,7 @@ def diagnostics(
         misses=misses,
         misses_total=len(wrong),
         predictions=tuple(replace(p, ranked=p.ranked[:1]) for p in predictions),
+        risk_control=dict(model.risk_control) if model.risk_control else None,
     )
 
 

@@ -184,6 +184,32 @@ else:
     tiles[3].metric(_("Wrong answers"), fmt_number(report.misses_total))
 
     st.markdown("**" + _("Thresholds: what if") + "**")
+    control = report.risk_control
+    if control is not None and control.get("auto") is not None:
+        st.caption(
+            _(
+                "The version's automatic threshold, {auto}, was chosen by conformal risk "
+                "control: its answers at or above it are right at least {target} of the time "
+                "with {certainty} certainty, judged on {orders} orders it never saw."
+            ).format(
+                auto=fmt_number(control["auto"]),
+                target=insights.percent(control["target"]),
+                certainty=insights.percent(control["certainty"]),
+                orders=fmt_number(control["calibration_orders"]),
+            )
+        )
+    elif control is not None:
+        st.caption(
+            _(
+                "No automatic threshold could promise {target} precision with {certainty} "
+                "certainty on the {orders} orders this version was judged on: it applies "
+                "nothing on its own."
+            ).format(
+                target=insights.percent(control["target"]),
+                certainty=insights.percent(control["certainty"]),
+                orders=fmt_number(control["calibration_orders"]),
+            )
+        )
     auto_col, review_col = st.columns(2)
     auto = auto_col.slider(
         _("Apply automatically at or above"),

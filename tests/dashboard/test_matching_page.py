@@ -128,6 +128,13 @@ def test_versions_diagnostics_and_misses_are_the_services(
     assert row["Evidence the model saw"] and row["Model's pick"] != row["Decided organization"]
 
     assert tiles["Blind reviews"] == "1"
+    # What the automatic threshold promises, as the version's risk control chose it.
+    control = report.risk_control
+    assert control is not None
+    said = [c.value for c in at.caption if "conformal risk control" in c.value]
+    if control["auto"] is None:
+        said = [c.value for c in at.caption if "could promise" in c.value]
+    assert len(said) == 1 and "99.5%" in said[0] and "90.0%" in said[0]
 
 
 def test_the_thresholds_what_if_moves_with_the_sliders(
