@@ -1,6 +1,6 @@
 """`python -m benchmarks` (`make bench`): run the benchmarks and print their tables.
 
-`--only import|quality|speed|pages|load` picks one (default: all). `--orgs N [N ...]` sizes
+`--only import|quality|speed|pages|load|cli` picks one (default: all). `--orgs N [N ...]` sizes
 the import datasets (default 20000 100000), `--backend sqlite|postgresql` (repeatable;
 default both), `--quality-families N` / `--quality-orders N` pick the finder's held-out world
 families (default 6: families 101..106) and its scored orders per family (default 1500, after
@@ -16,6 +16,7 @@ import argparse
 import sys
 
 from benchmarks import (
+    cli_start,
     dashboard_pages,
     import_dataset,
     load_test,
@@ -23,7 +24,7 @@ from benchmarks import (
     matching_speed,
 )
 
-BENCHMARKS = ("import", "quality", "speed", "pages", "load")
+BENCHMARKS = ("import", "quality", "speed", "pages", "load", "cli")
 
 
 def _positive(text: str) -> int:
@@ -70,6 +71,8 @@ def main() -> None:
         dashboard_pages.run(500 if args.quick else args.pages_orgs, 200.0)
     if "load" in chosen:
         load_test.run(10.0 if args.quick else args.load_seconds, args.operators)
+    if "cli" in chosen:
+        cli_start.run()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from mapie.risk_control import BinaryClassificationController
 
 from matching.evaluation import Prediction
 from matching.guard_rails import GUARDED_CONFIDENCE
@@ -83,6 +82,9 @@ def control_auto_threshold(
     enough = least_evidence(target, certainty)
     testable = [t for t in grid if int((confidence >= t).sum()) >= enough]
     if testable and correct.any():
+        # MAPIE (and the pytest it imports) only when a threshold is chosen: ranking an
+        # order imports this module too.
+        from mapie.risk_control import BinaryClassificationController
 
         def answer_probability(index: np.ndarray) -> np.ndarray:
             chosen = confidence[np.asarray(index, dtype=int)]

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from typing import TYPE_CHECKING
 
 from provisioning.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger("onboard")
 
@@ -34,6 +36,9 @@ def configure_logging() -> None:
 
 def explain(exc: BaseException) -> tuple[str, int]:
     """(the line to show, the exit code) for an unexpected failure."""
+    # Imported here: the CLI starts without SQLAlchemy, and fails after loading it.
+    from sqlalchemy.exc import SQLAlchemyError
+
     if isinstance(exc, InvalidInput):  # settings refused at start
         return f"{exc.summary}: " + "; ".join(str(error) for error in exc.errors), 2
     if isinstance(exc, SQLAlchemyError):
@@ -51,6 +56,8 @@ def explain(exc: BaseException) -> tuple[str, int]:
 
 
 def _database(exc: SQLAlchemyError) -> str:
+    from sqlalchemy.exc import DBAPIError
+
     text = str(exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc).lower()
     if "database is locked" in text or "database table is locked" in text:
         return (
@@ -97,6 +104,8 @@ def _unreachable(text: str) -> bool:
 
 def _first_line(exc: SQLAlchemyError) -> str:
     """The driver's own first line about a connection (no SQL, no parameters in it)."""
+    from sqlalchemy.exc import DBAPIError
+
     orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
     line = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
     return line[:200]

@@ -1,16 +1,8 @@
-"""The `onboard` command line. Each module registers one family of commands."""
+"""The `onboard` command line. Each module registers one family of commands, imported
+only when one of them runs (`provisioning.cli.app.COMMANDS`)."""
 
 from __future__ import annotations
 
-from provisioning.cli import (  # noqa: F401  (registers commands)
-    database,
-    dataset,
-    demo,
-    finder,
-    orders,
-    outbox,
-    users,
-)
 from provisioning.cli.app import cli
 from provisioning.failures import configure_logging
 

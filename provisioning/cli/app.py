@@ -2,28 +2,68 @@
 
 Commands are thin: parse options, build `Settings`, call one service function, render.
 Service errors become exit codes: 2 for refused input (with every reason), 1 otherwise.
+
+Every command pays for what its module imports, so a module is imported only when one of
+its commands runs (`COMMANDS`): `onboard --help` lists them from their one-line help
+without importing any, and `onboard orders show` never loads scikit-learn.
 """
 
 from __future__ import annotations
 
 import getpass
+import importlib
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from provisioning import failures
-from provisioning.access import Actor, accounts
-from provisioning.db import Database
 from provisioning.errors import FieldError, InvalidInput, ProvisioningError
-from provisioning.settings import Settings
+
+if TYPE_CHECKING:
+    from provisioning.access import Actor
+    from provisioning.db import Database
+    from provisioning.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Each top-level command: the module of `provisioning.cli` that defines it, and its
+# one-line help as `onboard --help` lists it (a test keeps both true to the command).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "db": ("database", "Create and migrate the database schema."),
+    "demo": ("demo", "Generate a realistic demo world into an empty database."),
+    "evaluate": (
+        "finder",
+        "Score a model version on every decided order, beside the two hand rules, and show "
+        "what the --auto/--review thresholds would do before they are saved.",
+    ),
+    "export": (
+        "dataset",
+        "Write the database into DIRECTORY as a dataset (the format `onboard import` reads).",
+    ),
+    "import": ("dataset", "Validate the dataset in DIRECTORY and load it, all or nothing."),
+    "match": (
+        "finder",
+        "Rank the candidate orgs of orders awaiting an org (decided orders are not listed).",
+    ),
+    "models": ("finder", "Scorer versions: list them, choose the active one."),
+    "orders": (
+        "orders",
+        "Orders: who they are for, their organization, and their services' setup.",
+    ),
+    "outbox": (
+        "outbox",
+        "Queued e-mails: send the due ones over SMTP, list them, retry failed or stuck ones.",
+    ),
+    "settings": ("database", "List every setting, its environment variable and default."),
+    "train": ("finder", "Fit a scorer version on every decided order and store it."),
+    "users": ("users", "Accounts that sign in to the app, and their roles."),
+}
 
 
 @dataclass
@@ -35,6 +75,8 @@ class CliContext:
     def db(self) -> Database:
         """The database, migrated on first use: any command on an empty one creates it."""
         if self._db is None:
+            from provisioning.db import Database
+
             self._db = Database(
                 self.settings.database_url,
                 setup_deadline_days=self.settings.setup_deadline_days,
@@ -95,6 +137,8 @@ def resolve_actor(ctx: CliContext, actor: str | None) -> Actor:
         raise InvalidInput(
             FieldError("actor", "name the account you act as (--actor or ONBOARD_ACTOR)")
         )
+    from provisioning.access import accounts
+
     return accounts.actor_for(ctx.db, email)
 
 
@@ -158,7 +202,32 @@ def _is_utf8(text: str) -> bool:
 class OnboardGroup(click.Group):
     """The top-level group: a failure no command expected (an unreachable or damaged
     database, a full disk) becomes one line and an exit code, never a traceback; the
-    detail goes to the debug log (`ONBOARD_LOG_LEVEL=debug`), without bound parameters."""
+    detail goes to the debug log (`ONBOARD_LOG_LEVEL=debug`), without bound parameters.
+
+    Its commands are loaded lazily (`COMMANDS`): asked for one, it imports the module that
+    registers it; listing them reads their help from `COMMANDS`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(f"provisioning.cli.{COMMANDS[cmd_name][0]}")
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of `onboard --help`, as click writes it, without importing."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            loaded = self.commands.get(name)
+            if loaded is not None:
+                rows.append((name, loaded.get_short_help_str(limit)))
+            else:
+                rows.append((name, click.utils.make_default_short_help(COMMANDS[name][1], limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -187,6 +256,8 @@ class OnboardGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None) -> None:
     """Onboarding Desk: map Webex Suite orders to organizations and set up their services."""
+    from provisioning.settings import Settings
+
     try:
         ctx.obj = CliContext(Settings.from_env(database_url=database_url))
     except InvalidInput as exc:

@@ -18,14 +18,11 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from matching.errors import InvalidEmail
-from matching.matcher import match_order
 from matching.normalize import email_domain, normalize_email, registrable_domain
 from matching.vocabulary import DomainStatus, MemberStatus, OrgStatus
 from provisioning.access import Actor, Permission, authorize
 from provisioning.db import Database
 from provisioning.errors import Conflict, FieldError, InvalidInput
-from provisioning.finder import active_model, order_query
-from provisioning.finder_source import SqlCandidateSource
 from provisioning.models import (
     MeetingsSite,
     Member,
@@ -464,6 +461,12 @@ def _recommendation(session: Session, order: Order, now: datetime) -> Answer:
     """What the finder answers right now: recorded with the decision, so the history
     says whether the operator accepted it or chose another, and how confident the model
     in use was (the production record of its confident band)."""
+    # The finder loads scikit-learn: imported by the decisions that need it, not by every
+    # command that imports the order services (`onboard orders show`).
+    from matching.matcher import match_order
+    from provisioning.finder import active_model, order_query
+    from provisioning.finder_source import SqlCandidateSource
+
     active = active_model(session)
     result = match_order(order_query(order), SqlCandidateSource(session), active.model, now)
     return Answer(

@@ -81,7 +81,10 @@ BAD_SETTINGS = [
 
 def _leaf_commands(group: click.Group, path: tuple[str, ...] = ()) -> set[str]:
     found: set[str] = set()
-    for name, command in group.commands.items():
+    ctx = click.Context(group)  # through click's interface: the commands load lazily
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             found |= _leaf_commands(command, (*path, name))
         else:

@@ -16,7 +16,11 @@ README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding=
 
 
 def _command_paths(group: click.Group, prefix: str = "onboard") -> Iterator[str]:
-    for name, command in group.commands.items():
+    """Through click's own interface: the top-level commands load lazily."""
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         path = f"{prefix} {name}"
         if isinstance(command, click.Group):
             yield from _command_paths(command, path)

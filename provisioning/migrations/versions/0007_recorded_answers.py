@@ -2,7 +2,7 @@
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-12-09 10:00:00
+Create Date: 2026-12-04 01:30:00
 
 With both, the confident band of the model in use can be measured against what
 operators decided since it was activated (`provisioning.model_watch`). Decisions taken
