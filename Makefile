@@ -24,7 +24,7 @@ app: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 # The end-to-end tests drive Debian's Chromium (browsers cannot be downloaded here). As root
 # with apt-get it is installed; elsewhere the browser tests skip (CI requires them).
