@@ -27,7 +27,7 @@ def _build(url: str, orgs: int, orders_per_100_orgs: float) -> dict[str, Any]:
     from provisioning.db import Database
     from provisioning.demo.seed import create_demo, database_is_empty
     from provisioning.demo.world import WorldParams
-    from provisioning.queue import refresh_matches
+    from provisioning.finder.answers import refresh_matches
 
     db = Database(url)
     db.ensure_schema()

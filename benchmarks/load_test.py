@@ -48,6 +48,7 @@ from provisioning.db import Database
 from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
 from provisioning.errors import Conflict, InvalidInput, NotFound
+from provisioning.finder import answers
 from provisioning.mailer import message_id
 from provisioning.models import (
     AuditEvent,
@@ -406,7 +407,7 @@ def build_world(db: Database, config: LoadConfig) -> int:
         history_share=0.1,
     )
     create_demo(db, params, "load-test@example.com")
-    queue.refresh_matches(db)
+    answers.refresh_matches(db)
     with db.read() as session:
         return queue.queue(session, limit=1).total
 

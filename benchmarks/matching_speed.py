@@ -64,7 +64,7 @@ def _measure(url: str) -> dict[str, Any]:
     from matching.matcher import match_order
     from provisioning import finder
     from provisioning.db import Database
-    from provisioning.finder_source import SqlCandidateSource
+    from provisioning.finder.source import SqlCandidateSource
     from provisioning.models import Member, Order, Org
     from provisioning.states import OrderState
 

@@ -18,9 +18,9 @@ from streamlit.delta_generator import DeltaGenerator
 from dashboard.data.operations import CandidateView, Doubt, MatchView, OrderView, Refusal
 from dashboard.i18n import _, current_language, fmt_date, fmt_datetime, fmt_number, label
 from provisioning import audit, i18n
+from provisioning.finder.org_search import OrgHit
 from provisioning.i18n import N_
 from provisioning.i18n.formatting import babel_locale
-from provisioning.orgs import OrgHit
 from provisioning.queue import QueueRow
 from provisioning.summary import LicenceLine, OrderSummary, ServiceSummary
 

@@ -10,9 +10,10 @@ import streamlit as st
 from dashboard import components, data, ui
 from dashboard.data import operations
 from dashboard.i18n import _
-from provisioning import blind_review, orders
+from provisioning import orders
 from provisioning.access import Actor, Permission, allows
 from provisioning.errors import ProvisioningError
+from provisioning.finder import blind_review
 from provisioning.rules import (
     INDUSTRY_VERTICALS,
 )

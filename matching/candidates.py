@@ -2,7 +2,7 @@
 
 Pure code. The data comes through `CandidateSource`, a narrow interface of bounded
 look-ups that the system of record answers with index look-ups (see
-`provisioning.finder_source`); tests answer it from memory. Candidates come from the
+`provisioning.finder.source`); tests answer it from memory. Candidates come from the
 seed's four places: the org holding the provisioning e-mail, orgs on the e-mail's
 registrable domain (as a domain they added or their members' domain), orgs managed by
 the ordering partner with a similar name, and a fuzzy name + country search.

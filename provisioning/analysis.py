@@ -33,7 +33,7 @@ from matching.scorer import ScoredCandidate, rank
 from matching.training import CrossValidation
 from provisioning.backlog import OPEN_STATES
 from provisioning.db import Database
-from provisioning.finder import candidate_sets, created_for
+from provisioning.finder.running import candidate_sets, created_for
 from provisioning.models import AuditEvent, Member, Order, OrderService, Org, OrgDomain
 from provisioning.models.base import utcnow
 from provisioning.states import Decision, OrderState, ServiceState

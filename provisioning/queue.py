@@ -1,27 +1,21 @@
 """The operators' queue: orders that need a person, ambiguous matches first.
 
 Ranking thousands of orders on every page view would cost seconds, so the finder's answer
-for each waiting order is kept in `order_matches` (`refresh_matches`, run after imports,
-by `onboard match --all --save` and from the queue page); the queue itself is one SQL
-query over orders, their stored match and their services.
+for each waiting order is kept in `order_matches` (`provisioning.finder.answers`, run after
+imports, by `onboard match --all --save` and from the queue page); the queue itself is
+one read: a SQL query over orders, their stored match and their services.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from matching.matcher import MatchResult
 from matching.normalize import name_key
-from provisioning import audit
-from provisioning.access import Actor, Permission, authorize
-from provisioning.db import Database, conflict_insert
-from provisioning.finder import active_model, match_all
 from provisioning.models import Order, OrderMatch, OrderService, Org
 from provisioning.models.base import utcnow
 from provisioning.queries import count_where
@@ -42,7 +36,8 @@ QUEUE_STATES: tuple[str, ...] = (
     OrderState.AWAITING_APPROVAL.value,
     OrderState.ORG_MAPPED.value,
 )
-_WAITING_FOR_ORG = (
+# The states in which an order waits for its org: the finder's answer is kept for them.
+WAITING_FOR_ORG = (
     OrderState.AWAITING_INTENT.value,
     OrderState.DELEGATED.value,
     OrderState.AWAITING_ORG.value,
@@ -195,7 +190,7 @@ def queue(
         where,
         now,
     )
-    waiting = Order.state.in_(_WAITING_FOR_ORG)
+    waiting = Order.state.in_(WAITING_FOR_ORG)
     order = [case((waiting, _REVIEW_RANK), else_=4)]
     if where.teaching_first:
         # (2.0: above any confidence, so unscored orders come after, on either database)
@@ -220,7 +215,7 @@ def _row(
     services: dict[str, tuple[str, ...]],
     now: datetime,
 ) -> QueueRow:
-    scored = match is not None and order.state in _WAITING_FOR_ORG
+    scored = match is not None and order.state in WAITING_FOR_ORG
     return QueueRow(
         order_id=order.order_id,
         placed_at=order.placed_at,
@@ -269,7 +264,7 @@ def queue_counts(
 ) -> dict[str, int]:
     """The tiles above the queue, in one grouped query."""
     now = now or utcnow()
-    waiting = Order.state.in_(_WAITING_FOR_ORG)
+    waiting = Order.state.in_(WAITING_FOR_ORG)
 
     stmt = _filtered(
         select(
@@ -303,102 +298,3 @@ def queue_counts(
         "waiting_on_support",
     )
     return dict(zip(keys, values, strict=True))
-
-
-SCORER = "system:finder"  # who scored when nobody did by hand (the demo, after an import)
-
-
-def refresh_matches(
-    db: Database,
-    now: datetime | None = None,
-    order_ids: list[str] | None = None,
-    only_missing: bool = True,
-    *,
-    actor: Actor | str = SCORER,
-) -> int:
-    """Rank the orders awaiting their org with the active model and keep the answers.
-
-    `only_missing` skips orders already scored by the active model; after a new model
-    is activated every order is scored again. Returns how many were (re)scored.
-    """
-    now = now or utcnow()
-    with db.read() as session:
-        version = str(active_model(session).version)
-        current = set(
-            session.scalars(select(OrderMatch.order_id).where(OrderMatch.model_version == version))
-        )
-    wanted = set(order_ids) if order_ids is not None else None
-    results = [
-        result
-        for result in match_all(db, now)
-        if (wanted is None or result.order_id in wanted)
-        and not (only_missing and result.order_id in current)
-    ]
-    store_matches(db, results, version, now, actor=actor)
-    return len(results)
-
-
-def score_waiting(db: Database, actor: Actor, now: datetime | None = None) -> int:
-    """The queue's "Score waiting orders": `refresh_matches` for someone allowed to run
-    the finder over every waiting order (not a partner admin: it ranks every partner's)."""
-    authorize(actor, Permission.RUN_FINDER)
-    return refresh_matches(db, now, actor=actor)
-
-
-def store_matches(
-    db: Database,
-    results: Sequence[MatchResult],
-    version: str,
-    now: datetime | None = None,
-    *,
-    actor: Actor | str = SCORER,
-) -> None:
-    """Keep the finder's answers (`onboard match --all --save`, `refresh_matches`), and
-    forget those of orders that have left the finder since; audited (who scored how many
-    orders with which model version). A person must be allowed to run the finder."""
-    if isinstance(actor, Actor):
-        authorize(actor, Permission.RUN_FINDER)
-    now = now or utcnow()
-    rows = [
-        {
-            "order_id": result.order_id,
-            "model_version": version,
-            "outcome": result.outcome.value,
-            "recommended_org_id": result.recommended_org_id,
-            "confidence": result.confidence,
-            "p_new_org": result.ranking.p_none,
-            "review": result.review.value,
-            "candidates": len(result.ranking.ranked),
-            "computed_at": now,
-        }
-        for result in results
-    ]
-    with db.write() as session:
-        for start in range(0, len(rows), 1000):
-            insert = conflict_insert(session, OrderMatch.__table__)
-            statement = insert.on_conflict_do_update(
-                index_elements=["order_id"],
-                set_={
-                    column: insert.excluded[column] for column in rows[0] if column != "order_id"
-                },
-            )
-            session.execute(statement, rows[start : start + 1000])
-        if rows:
-            session.add(
-                audit.event(
-                    actor,
-                    "finder.scored",
-                    "model_version",
-                    version,
-                    None,
-                    {"orders": len(rows)},
-                    now,
-                )
-            )
-        session.execute(
-            delete(OrderMatch).where(
-                OrderMatch.order_id.in_(
-                    select(Order.order_id).where(Order.state.not_in(_WAITING_FOR_ORG))
-                )
-            )
-        )

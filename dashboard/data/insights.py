@@ -29,11 +29,15 @@ from sqlalchemy.orm import Session
 
 from dashboard.data import checked_database, read_session
 from dashboard.i18n import current_language
-from provisioning import audit, backlog, blind_review, i18n, insights, model_watch
+from provisioning import audit, backlog, i18n
 from provisioning.access import Actor, Permission
 from provisioning.backlog import BacklogCounts, BacklogFilter
 from provisioning.db import Database
-from provisioning.finder import DEFAULT_VERSION
+from provisioning.finder import DEFAULT_VERSION, blind_review
+from provisioning.finder import diagnostics as model_diagnostics
+from provisioning.finder import watch as model_watch
+from provisioning.finder.versions import VersionSummary
+from provisioning.finder.versions import model_versions as stored_versions
 from provisioning.models.base import utcnow
 
 BACKLOG_TTL = 60
@@ -207,11 +211,11 @@ def stale_csv(rows: Sequence[Mapping[str, Any]], lang: str) -> bytes:
 
 
 @st.cache_data(ttl=MODELS_TTL, show_spinner=False)
-def model_versions(url: str, viewer: Actor) -> list[insights.VersionSummary]:
-    return insights.model_versions(checked_database(url, viewer, Permission.READ_MODELS))
+def model_versions(url: str, viewer: Actor) -> list[VersionSummary]:
+    return stored_versions(checked_database(url, viewer, Permission.READ_MODELS))
 
 
-def diagnostics(url: str, viewer: Actor, version: int | str) -> insights.Diagnostics:
+def diagnostics(url: str, viewer: Actor, version: int | str) -> model_diagnostics.Diagnostics:
     """The decided history measured with `version`, for a viewer who may read models."""
     return _diagnostics(checked_database(url, viewer, Permission.READ_MODELS), version)
 
@@ -219,7 +223,7 @@ def diagnostics(url: str, viewer: Actor, version: int | str) -> insights.Diagnos
 @st.cache_resource(
     ttl=DIAGNOSTICS_TTL, show_spinner=False, hash_funcs={Database: lambda db: db.url}
 )
-def _diagnostics(db: Database, version: int | str) -> insights.Diagnostics:
+def _diagnostics(db: Database, version: int | str) -> model_diagnostics.Diagnostics:
     """Ranks every decided order once per database, version and 10 minutes.
 
     A resource, not data: the report holds an answer per decided order, and `cache_data`
@@ -228,15 +232,15 @@ def _diagnostics(db: Database, version: int | str) -> insights.Diagnostics:
     is the same for every reader (the permission is checked before it is looked up, and
     no partner role may read models), so it is not keyed by the viewer.
     """
-    return insights.diagnostics(db, version)
+    return model_diagnostics.diagnostics(db, version)
 
 
-def diagnosable_versions(versions: Sequence[insights.VersionSummary]) -> list[int | str]:
+def diagnosable_versions(versions: Sequence[VersionSummary]) -> list[int | str]:
     """The shipped model first (what a fresh install uses), then the stored versions."""
     return [DEFAULT_VERSION, *(v.version for v in versions)]
 
 
-def active_version(versions: Sequence[insights.VersionSummary]) -> int | str:
+def active_version(versions: Sequence[VersionSummary]) -> int | str:
     """The version the app matches with: the active one, or the shipped model."""
     return next((v.version for v in versions if v.active), DEFAULT_VERSION)
 
@@ -254,7 +258,7 @@ def blind_review_agreement(url: str, viewer: Actor) -> dict[str, Any]:
         return blind_review.agreement(session)
 
 
-def versions_frame(versions: Sequence[insights.VersionSummary]) -> pd.DataFrame:
+def versions_frame(versions: Sequence[VersionSummary]) -> pd.DataFrame:
     lang = current_language()
     _ = i18n.gettext_for(lang)
     rows = []
@@ -281,7 +285,7 @@ def versions_frame(versions: Sequence[insights.VersionSummary]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def misses_frame(misses: Sequence[insights.Miss]) -> pd.DataFrame:
+def misses_frame(misses: Sequence[model_diagnostics.Miss]) -> pd.DataFrame:
     lang = current_language()
     _ = i18n.gettext_for(lang)
     new_org = _("A new organization")
@@ -292,7 +296,9 @@ def misses_frame(misses: Sequence[insights.Miss]) -> pd.DataFrame:
             _("Decided organization"): _org(m.decided_org_id, m.decided_org_name, new_org),
             _("Model's pick"): _org(m.predicted_org_id, m.predicted_org_name, new_org),
             _("Confidence"): percent(m.confidence, lang),
-            _("The thresholds would have"): i18n.label(insights.REVIEW_MODES, m.review, lang),
+            _("The thresholds would have"): i18n.label(
+                model_diagnostics.REVIEW_MODES, m.review, lang
+            ),
             _("Rank of the decided organization"): _number(m.decided_rank, lang) or "—",
             _("Evidence the model saw"): "; ".join(m.evidence),
         }

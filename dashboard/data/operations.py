@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session
 from dashboard import ui
 from dashboard.data import checked_database, clear_read_caches, current_database, read_session
 from dashboard.i18n import _
-from provisioning import backlog, blind_review, finder, orgs, queue
+from provisioning import backlog, finder, queue
 from provisioning.access import Actor, Permission, reading, visible_org_ids
 from provisioning.errors import Forbidden, InvalidInput, NotFound, ProvisioningError
+from provisioning.finder import blind_review, org_search
 from provisioning.models import Order
 from provisioning.models.base import utcnow
 from provisioning.orders import ActionResult, check_site_name_available, load_summary, order_detail
@@ -269,7 +270,7 @@ def _partner_names(session: Session, partner_ids: set[str]) -> dict[str, str]:
     to an operator. One indexed look-up by id per partner (a handful per order)."""
     names: dict[str, str] = {}
     for partner_id in sorted(partner_ids):
-        hit = next(iter(orgs.search_orgs(session, partner_id, limit=1)), None)
+        hit = next(iter(org_search.search_orgs(session, partner_id, limit=1)), None)
         if hit is not None and hit.org_id == partner_id:
             names[partner_id] = hit.name
     return names
@@ -278,10 +279,10 @@ def _partner_names(session: Session, partner_ids: set[str]) -> dict[str, str]:
 @st.cache_data(ttl=READ_TTL, show_spinner=False)
 def search_orgs(
     url: str, viewer: Actor, text: str, country: str | None = None
-) -> list[orgs.OrgHit]:
+) -> list[org_search.OrgHit]:
     """ "Search all organizations" the viewer may see: by id, e-mail, domain or name."""
     with read_session(url, viewer, Permission.READ_ORDERS) as session:
-        return orgs.search_orgs(session, text, country=country)
+        return org_search.search_orgs(session, text, country=country)
 
 
 @st.cache_data(ttl=10, show_spinner=False)

@@ -12,11 +12,11 @@ import streamlit as st
 from dashboard import charts, components, data, ui
 from dashboard.data import insights, operations
 from dashboard.i18n import _, fmt_date, fmt_number
-from provisioning import finder, model_watch
-from provisioning import insights as service
+from provisioning import finder
 from provisioning.access import Permission, allows
 from provisioning.errors import ProvisioningError
-from provisioning.finder import DEFAULT_VERSION
+from provisioning.finder import DEFAULT_VERSION, diagnostics
+from provisioning.finder import watch as model_watch
 
 url = data.database_url()
 viewer = ui.current_actor()
@@ -230,7 +230,7 @@ else:
         help=_("Below this the operator decides without a default; above it they confirm."),
     )
     try:
-        effect = service.what_if(report.predictions, auto, review)
+        effect = diagnostics.what_if(report.predictions, auto, review)
     except ProvisioningError:
         effect = None
         st.error(_("The confirmation threshold cannot be above the automatic one."))

@@ -14,6 +14,7 @@ from dashboard.data import operations
 from dashboard.i18n import _, fmt_number, label
 from provisioning import i18n, queue
 from provisioning.access import Permission, allows
+from provisioning.finder import answers
 
 ORDER_PAGE = "views/order.py"
 DRILL_DOWN = ("state", "partner", "service", "country")
@@ -135,7 +136,7 @@ if page.counts.get("unscored"):
     ):
         operations.perform(
             "queue",
-            queue.score_waiting,
+            answers.score_waiting,
             done=lambda scored: _("{count} orders scored.").format(count=fmt_number(scored)),
         )
 components.refusal_summary(operations.refusal("queue"))

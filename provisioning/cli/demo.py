@@ -23,7 +23,7 @@ from provisioning.dataset import fields
 from provisioning.demo.seed import create_demo, database_is_empty
 from provisioning.demo.world import WorldParams
 from provisioning.errors import FieldError, InvalidInput
-from provisioning.queue import refresh_matches
+from provisioning.finder.answers import refresh_matches
 
 
 def _now(value: str | None) -> datetime:

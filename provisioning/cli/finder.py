@@ -126,7 +126,7 @@ def _saving(
     ctx: CliContext, results: Iterable[MatchResult], now: datetime, actor: Actor
 ) -> Iterator[MatchResult]:
     """Pass the answers through to the output, storing them in batches as they go."""
-    from provisioning.queue import store_matches
+    from provisioning.finder.answers import store_matches
 
     with ctx.db.read() as session:
         version = str(finder.active_model(session).version)
@@ -331,7 +331,7 @@ def models_activate(ctx: CliContext, version: int, actor: str | None) -> None:
 def models_build_default(out: Path | None) -> None:
     """Maintainers: retrain the model that ships with the project on families of
     generated worlds (a few minutes)."""
-    from provisioning.default_model import MODELS_DIR, build_default
+    from provisioning.finder.shipped import MODELS_DIR, build_default
 
     result = build_default(out or MODELS_DIR)
     control = result.fitted.risk_control

@@ -28,8 +28,9 @@ from provisioning.demo import records
 from provisioning.demo.accounts import DemoAccount, demo_accounts_in
 from provisioning.demo.world import DECIDED_STATES, OrderPlan, WorldParams, generate_world
 from provisioning.errors import Conflict
-from provisioning.finder import MATCH_BATCH, active_model, order_query, trial_conversions
-from provisioning.finder_source import PrefetchingSource
+from provisioning.finder.active import active_model
+from provisioning.finder.running import MATCH_BATCH, order_query, trial_conversions
+from provisioning.finder.source import PrefetchingSource
 from provisioning.models import AuditEvent, Order, OrderService, Org, OutboxEmail
 from provisioning.states import Decision, OrderState, OutboxStatus
 

@@ -48,7 +48,7 @@ class Order(Base):
     # The rest of the finder's answer at decision time: how confident it was, what the
     # thresholds made of that (auto / confirm / operator) and which model said it (a
     # version number or "default"), so its confident band can be judged against the
-    # decision (`provisioning.model_watch`). NULL where no answer was recorded.
+    # decision (`provisioning.finder.watch`). NULL where no answer was recorded.
     recommended_confidence: Mapped[float | None] = mapped_column(Float)
     recommended_review: Mapped[str | None] = mapped_column(
         String(16), CheckConstraint(RECOMMENDED_REVIEWS, name="recommended_review")

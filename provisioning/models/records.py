@@ -94,7 +94,7 @@ class ModelVersion(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=False)
     # When it last became the active version: stored active (`onboard train`, `publish`)
     # or activated later (`onboard models activate`). NULL: never active. Decisions since
-    # then are the production record of its confident band (`provisioning.model_watch`).
+    # then are the production record of its confident band (`provisioning.finder.watch`).
     activated_at: Mapped[datetime | None] = mapped_column(default=_activated_if_active)
     artifact_format: Mapped[str] = mapped_column(String(16), default="skops")
     artifact: Mapped[bytes] = mapped_column(LargeBinary)

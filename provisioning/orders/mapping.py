@@ -464,8 +464,9 @@ def _recommendation(session: Session, order: Order, now: datetime) -> Answer:
     # The finder loads scikit-learn: imported by the decisions that need it, not by every
     # command that imports the order services (`onboard orders show`).
     from matching.matcher import match_order
-    from provisioning.finder import active_model, order_query
-    from provisioning.finder_source import SqlCandidateSource
+    from provisioning.finder.active import active_model
+    from provisioning.finder.running import order_query
+    from provisioning.finder.source import SqlCandidateSource
 
     active = active_model(session)
     result = match_order(order_query(order), SqlCandidateSource(session), active.model, now)

@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
-from provisioning import blind_review, finder, insights
+from provisioning import finder
 from provisioning.access import Actor
 from provisioning.db import Database
 from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
+from provisioning.finder import blind_review, diagnostics
 from provisioning.models import AuditEvent, Order
 from provisioning.states import OrderState, Role
 from tests.dashboard.conftest import account, open_view
@@ -108,16 +109,18 @@ def test_versions_diagnostics_and_misses_are_the_services(
 ) -> None:
     at = _open(monkeypatch, world.db.url)
     versions = _table(at, "Held-out orders")
-    stored = insights.model_versions(world.db)
+    stored = finder.model_versions(world.db)
     assert list(versions["Version"]) == [str(v.version) for v in stored]
     assert list(versions["Active"]) == ["✓" if v.active else "" for v in stored]
     assert list(versions["Accuracy"]) == [_pct(v.held_out["accuracy"]) for v in stored]
 
-    report = insights.diagnostics(world.db)
+    report = diagnostics.diagnostics(world.db)
     tiles = _tiles(at)
     assert tiles["Accuracy"] == _pct(report.metrics["accuracy"])
     assert tiles["Wrong answers"] == str(report.misses_total) != "0"
-    effect = insights.what_if(report.predictions, report.thresholds.auto, report.thresholds.review)
+    effect = diagnostics.what_if(
+        report.predictions, report.thresholds.auto, report.thresholds.review
+    )
     assert tiles["Applied automatically"] == _pct(effect["auto_share"])
     assert tiles["Left to an operator"] == _pct(effect["operator_share"])
     assert set(_plots(at)) == PLOTS
@@ -145,7 +148,7 @@ def test_the_thresholds_what_if_moves_with_the_sliders(
     at.slider(key=f"matching_review_{version}").set_value(0.0)
     at.slider(key=f"matching_auto_{version}").set_value(0.0).run()
     tiles = _tiles(at)
-    report = insights.diagnostics(world.db)
+    report = diagnostics.diagnostics(world.db)
     assert tiles["Applied automatically"] == "100.0%"
     assert tiles["Right among those"] == _pct(report.metrics["accuracy"])
     assert tiles["Left to an operator"] == "0.0%"
@@ -172,7 +175,7 @@ def test_activating_a_version_is_for_the_analyst_and_is_audited(
             )
             return [tuple(row) for row in rows]
 
-    inactive = next(v.version for v in insights.model_versions(world.db) if not v.active)
+    inactive = next(v.version for v in finder.model_versions(world.db) if not v.active)
     manager = _open(monkeypatch, world.db.url, actor=account(world.db, Role.MANAGER))
     assert not [b for b in manager.button if b.key == "matching_activate"]  # reads only
     assert not [s for s in manager.selectbox if s.key == "matching_activate_version"]

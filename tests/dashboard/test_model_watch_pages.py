@@ -13,11 +13,11 @@ import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from provisioning import model_watch
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
 from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
+from provisioning.finder import watch as model_watch
 from provisioning.models import Order
 from provisioning.states import Decision, OrderState, Role
 from tests.conftest import FIXTURES

@@ -22,10 +22,11 @@ from sqlalchemy import func, select
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from provisioning import blind_review, orders
+from provisioning import orders
 from provisioning.access import Actor
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
+from provisioning.finder import blind_review
 from provisioning.models import BlindReview, MeetingsSite, Order, Org
 from provisioning.states import Role
 from tests.conftest import FIXTURES

@@ -24,7 +24,7 @@ import pytest
 from provisioning.access import accounts
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
-from provisioning.queue import refresh_matches
+from provisioning.finder.answers import refresh_matches
 from provisioning.states import Role
 from tests.conftest import FIXTURES
 

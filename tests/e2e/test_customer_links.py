@@ -38,8 +38,8 @@ from provisioning import orders, outbox
 from provisioning.access import accounts, sessions
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
+from provisioning.finder.answers import refresh_matches
 from provisioning.models import AuditEvent, Order, OutboxEmail
-from provisioning.queue import refresh_matches
 from provisioning.settings import Settings
 from provisioning.states import Role
 from tests.conftest import FIXTURES, private_postgres_schema

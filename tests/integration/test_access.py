@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from provisioning import blind_review, finder, orders, orgs, outbox, queue
+from provisioning import finder, orders, outbox, queue
 from provisioning.access import GRANTS, Actor, Permission, Role, accounts, reading
 from provisioning.backlog import breakdown, counts
 from provisioning.cli import cli
@@ -25,6 +25,7 @@ from provisioning.errors import (
     ProvisioningError,
     SignInRefused,
 )
+from provisioning.finder import answers, blind_review, org_search
 from provisioning.models import AuditEvent, Order, Org
 from provisioning.orders import load_summary, order_detail
 from tests.conftest import FIXTURES
@@ -72,7 +73,7 @@ ACTIONS: dict[Permission, Callable[[Database, Actor], Any]] = {
     Permission.RESOLVE_ORDERS: lambda db, a: orders.set_intent(db, "ORD-1001", "customer", a),
     Permission.PROVISION: lambda db, a: orders.configure_later(db, "ORD-1001", "calling", a),
     Permission.BLIND_REVIEW: lambda db, a: blind_review.record(db, "ORD-1002", a, None),
-    Permission.RUN_FINDER: lambda db, a: queue.score_waiting(db, a, NOW),
+    Permission.RUN_FINDER: lambda db, a: answers.score_waiting(db, a, NOW),
     Permission.PUBLISH_MODELS: lambda db, a: finder.rollback(db, "default", a),
     Permission.RETRY_EMAIL: lambda db, a: outbox.retry_failed(db, None, a),
     Permission.MANAGE_ACCOUNTS: lambda db, a: accounts.list_accounts(db, a),
@@ -122,9 +123,9 @@ def test_a_partner_admin_sees_only_its_own_orders_and_orgs(world: Database) -> N
         found = {
             hit.org_id
             for text in ("acme", "lichtenwerk", "org-berlin")
-            for hit in orgs.search_orgs(session, text)
+            for hit in org_search.search_orgs(session, text)
         }
-        by_email = orgs.search_orgs(session, "max.stein@lichtenwerk.de")
+        by_email = org_search.search_orgs(session, "max.stein@lichtenwerk.de")
         by_partner = {row["key"] for row in breakdown(session, "partner")}
         open_orders = counts(session, 14, NOW)
         with pytest.raises(NotFound):
@@ -167,7 +168,7 @@ def test_a_partner_admin_creating_an_org_for_its_customer_then_sees_it(world: Da
         assert session.get(Org, org_id) is not None
     with reading(world, SKOG, Permission.READ_ORDERS) as session:
         assert session.get(Org, org_id) is None
-        assert orgs.search_orgs(session, "Sjöberg Media") == []
+        assert org_search.search_orgs(session, "Sjöberg Media") == []
     assert created.state == "org_mapped"
 
 

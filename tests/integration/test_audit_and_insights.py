@@ -12,14 +12,15 @@ from sqlalchemy import select, update
 from matching.candidates import find_candidates
 from matching.evaluation import Prediction, precision_recall_points, reliability_curve
 from matching.scorer import Thresholds
-from provisioning import audit, finder, insights
+from provisioning import audit, finder
 from provisioning.access import Actor, Role
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
 from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
 from provisioning.errors import InvalidInput, NotFound
-from provisioning.finder_source import SqlCandidateSource
+from provisioning.finder import diagnostics
+from provisioning.finder.source import SqlCandidateSource
 from provisioning.models import AuditEvent, Order
 from provisioning.states import LinkRole
 from tests.conftest import FIXTURES
@@ -205,7 +206,7 @@ def misled(mini: Database) -> Database:
 
 
 def test_diagnostics_agree_with_evaluate_and_explain_the_miss(misled: Database) -> None:
-    report = insights.diagnostics(misled, now=NOW)
+    report = diagnostics.diagnostics(misled, now=NOW)
     evaluated = finder.evaluate(misled, now=NOW)
 
     assert report.version == evaluated["version"] == finder.DEFAULT_VERSION
@@ -227,12 +228,12 @@ def test_diagnostics_agree_with_evaluate_and_explain_the_miss(misled: Database) 
     assert report.curve[-1]["precision"] == pytest.approx(report.metrics["accuracy"])
 
     thresholds = report.thresholds
-    effect = insights.what_if(report.predictions, thresholds.auto, thresholds.review)
+    effect = diagnostics.what_if(report.predictions, thresholds.auto, thresholds.review)
     assert {k: effect[k] for k in evaluated["thresholds_effect"]} == pytest.approx(
         evaluated["thresholds_effect"]
     )
     assert effect["orders"] == 2
-    everything = insights.what_if(report.predictions, 0.0, 0.0)
+    everything = diagnostics.what_if(report.predictions, 0.0, 0.0)
     assert (everything["auto_share"], everything["auto_orders"]) == (1.0, 2.0)
     assert everything["auto_precision"] == pytest.approx(report.metrics["accuracy"])
     # Everything applied: every right answer is applied (none, when the model got both wrong).
@@ -242,11 +243,11 @@ def test_diagnostics_agree_with_evaluate_and_explain_the_miss(misled: Database) 
         == (1.0 if report.metrics["accuracy"] else 0.0)
     )
     with pytest.raises(InvalidInput):
-        insights.what_if(report.predictions, auto=0.5, review=0.9)
+        diagnostics.what_if(report.predictions, auto=0.5, review=0.9)
 
 
 def test_versions_list_their_held_out_metrics_and_any_can_be_measured(mini: Database) -> None:
-    assert insights.model_versions(mini) == []
+    assert finder.model_versions(mini) == []
     finder.train(
         mini,
         Actor(ANNA, Role.ANALYST),
@@ -256,20 +257,20 @@ def test_versions_list_their_held_out_metrics_and_any_can_be_measured(mini: Data
     )
     finder.train(mini, Actor(BO, Role.ANALYST), now=NOW)  # in-sample: stored, not activated
 
-    second, first = insights.model_versions(mini)
+    second, first = finder.model_versions(mini)
     assert (first.version, first.active, first.created_by) == (1, True, ANNA)
     assert (second.version, second.active) == (2, False)
     assert first.thresholds == {"auto": 0.9, "review": 0.4}
     assert first.trained_on == 2 and first.held_out_orders == 2
-    assert set(first.held_out) == set(insights.HELD_OUT_METRICS)
+    assert set(first.held_out) == set(finder.HELD_OUT_METRICS)
     assert first.held_out["accuracy"] is not None
 
-    active = insights.diagnostics(mini, now=NOW)
+    active = diagnostics.diagnostics(mini, now=NOW)
     assert active.version == 1 and active.thresholds == Thresholds(auto=0.9, review=0.4)
-    assert insights.diagnostics(mini, 2, now=NOW).version == 2
-    assert insights.diagnostics(mini, "default", now=NOW).version == finder.DEFAULT_VERSION
+    assert diagnostics.diagnostics(mini, 2, now=NOW).version == 2
+    assert diagnostics.diagnostics(mini, "default", now=NOW).version == finder.DEFAULT_VERSION
     with pytest.raises(NotFound):
-        insights.diagnostics(mini, 99, now=NOW)
+        diagnostics.diagnostics(mini, 99, now=NOW)
 
 
 def test_the_batched_history_is_the_finders_history(db: Database) -> None:
@@ -293,7 +294,7 @@ def test_the_batched_history_is_the_finders_history(db: Database) -> None:
 
 
 def test_a_fresh_desk_has_nothing_to_measure(db: Database) -> None:
-    report = insights.diagnostics(db, now=NOW)
+    report = diagnostics.diagnostics(db, now=NOW)
     assert (report.orders, report.metrics, report.misses, report.curve) == (0, {}, [], [])
     assert report.reliability == [] and report.predictions == ()
     assert audit.list_events(db, viewer=MANAGER).total == 0

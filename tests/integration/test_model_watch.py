@@ -12,12 +12,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from provisioning import finder, model_watch, orders
+from provisioning import finder, orders
 from provisioning.backlog import BacklogFilter, model_work
 from provisioning.cli import cli
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
-from provisioning.model_watch import BandStatus
+from provisioning.finder import watch as model_watch
+from provisioning.finder.active import active_version_of
+from provisioning.finder.watch import BandStatus
 from provisioning.models import ModelVersion, Order
 from provisioning.models.base import utcnow
 from provisioning.states import Decision, OrderState
@@ -226,7 +228,7 @@ def test_a_version_stored_active_records_when(mini: Database) -> None:
     with mini.read() as session:
         assert session.get_one(ModelVersion, kept.version).activated_at is None
         assert session.get_one(ModelVersion, forced.version).activated_at is not None
-        assert model_watch.active_version(session) == forced.version
+        assert active_version_of(session) == forced.version
 
 
 # --- where people see it ----------------------------------------------------------------

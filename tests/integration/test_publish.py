@@ -38,7 +38,7 @@ from provisioning.db import Database
 from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
 from provisioning.errors import InvalidInput, NotFound
-from provisioning.finder_source import SqlCandidateSource
+from provisioning.finder.source import SqlCandidateSource
 from provisioning.models import AuditEvent, Member, ModelVersion, Order, OrgDomain
 from provisioning.models.base import utcnow
 from tests.conftest import FIXTURES, private_postgres_schema

@@ -6,14 +6,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from provisioning import blind_review, orders
+from provisioning import orders
 from provisioning.access import Actor, Role
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
 from provisioning.errors import Conflict
+from provisioning.finder import blind_review
+from provisioning.finder.answers import refresh_matches
+from provisioning.finder.org_search import search_orgs
 from provisioning.models import OrderMatch
-from provisioning.orgs import search_orgs
-from provisioning.queue import QueueFilter, queue, refresh_matches
+from provisioning.queue import QueueFilter, queue
 from tests.conftest import FIXTURES
 from tests.people import OPERATOR
 

@@ -27,7 +27,7 @@ from provisioning.db import Database
 from provisioning.demo.accounts import create_demo_accounts
 from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
-from provisioning.finder_source import SqlCandidateSource
+from provisioning.finder.source import SqlCandidateSource
 from provisioning.models import ModelVersion, Order
 from provisioning.models.base import utcnow
 

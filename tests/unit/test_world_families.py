@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 
 from matching.candidates import Source
-from provisioning.default_model import TRAINING_FAMILIES
 from provisioning.demo.families import FamilyOrder, family_params, labelled_world
 from provisioning.demo.world import OrderCase, WorldParams
+from provisioning.finder.shipped import TRAINING_FAMILIES
 
 FAMILY = 224  # small, with self-signup trials among companies without an org
 

@@ -5,7 +5,7 @@ Revises: 0006
 Create Date: 2026-12-04 01:30:00
 
 With both, the confident band of the model in use can be measured against what
-operators decided since it was activated (`provisioning.model_watch`). Decisions taken
+operators decided since it was activated (`provisioning.finder.watch`). Decisions taken
 before this revision keep NULL answers: what the finder said then was not kept, and
 guessing it now would measure today's model on yesterday's orders.
 """

@@ -1,41 +1,24 @@
-"""The organization finder as a service: match orders, train and evaluate scorer versions.
+"""Scorer versions: train one on the decided history, evaluate one, list, activate,
+publish one fitted elsewhere (the notebooks), roll back.
 
-Matching reads; training writes one `ModelVersion` (and an audit event) in one
-transaction. The active version is the newest one marked active; with none, the model
-that ships with the project is used, so a fresh install matches out of the box.
-
-`publish` stores a model an analyst fitted and judged elsewhere (the notebooks) as a new
-version, with the metrics that justify it; `rollback` makes an earlier version, or the
-shipped model, active again.
+Training writes one `ModelVersion` (and an audit event) in one transaction. `publish`
+stores a model an analyst fitted and judged elsewhere as a new version, with the metrics
+that justify it; `rollback` makes an earlier version, or the shipped model, active again.
 """
 
 from __future__ import annotations
 
-import gc
-import hashlib
-import itertools
 import json
-from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import exists, select, update
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from matching import persistence
-from matching.candidates import (
-    DOMAIN_LIMIT,
-    NAME_LIMIT,
-    PARTNER_LIMIT,
-    CandidateSet,
-    OrderQuery,
-    find_candidates_of,
-)
 from matching.errors import MatchingError
 from matching.evaluation import (
     LabelledOrder,
@@ -48,220 +31,25 @@ from matching.evaluation import (
     threshold_effect,
 )
 from matching.features import FEATURE_NAMES
-from matching.matcher import MatchResult, match_order, match_orders
 from matching.scorer import Model, Thresholds
 from matching.training import TrainingResult, fit, is_linear_scorer
 from provisioning import audit
 from provisioning.access import Actor, Permission, authorize
 from provisioning.db import Database
-from provisioning.errors import Conflict, FieldError, InvalidInput, NotFound
-from provisioning.finder_source import PrefetchingSource, SqlCandidateSource
-from provisioning.models import ModelVersion, Order, OrderLine
+from provisioning.errors import FieldError, InvalidInput, NotFound
+from provisioning.finder.active import (
+    DEFAULT_VERSION,
+    ActiveModel,
+    active_model,
+    active_version_of,
+    load_version,
+)
+from provisioning.finder.running import labelled_orders
+from provisioning.models import ModelVersion
 from provisioning.models.base import utcnow
-from provisioning.states import Decision, OrderState
 
-DEFAULT_VERSION = "default"
-MATCH_BATCH = 500
-_IN_FLIGHT = 2  # batches ranked at once by `match_all` (one per core here)
 # A new version must not lose more accuracy than this to be activated without --force.
 ACTIVATION_TOLERANCE = 0.005
-
-
-@dataclass(frozen=True, slots=True)
-class ActiveModel:
-    model: Model
-    version: int | str  # a ModelVersion number, or "default" (the shipped model)
-
-
-def active_model(session: Session) -> ActiveModel:
-    row = session.scalars(
-        select(ModelVersion)
-        .where(ModelVersion.is_active.is_(True))
-        .order_by(ModelVersion.version.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return ActiveModel(persistence.load_default(), DEFAULT_VERSION)
-    return ActiveModel(load_version(row), row.version)
-
-
-def load_version(row: ModelVersion) -> Model:
-    """Versions never change once stored: each artifact is deserialised once per process
-    (keyed by its digest, so two databases' "version 1" never mix)."""
-    settings = row.params.get("settings", {})
-    digest = hashlib.sha256(row.artifact)
-    digest.update(json.dumps(settings, sort_keys=True).encode())
-    key = digest.hexdigest()
-    if key not in _LOADED:
-        _LOADED[key] = persistence.load(row.artifact, settings)
-    return _LOADED[key]
-
-
-_LOADED: dict[str, Model] = {}
-
-
-# Does a line of the order convert a running trial (the guard rails and features ask)?
-_CONVERTS_TRIAL = (
-    exists()
-    .where(OrderLine.order_id == Order.order_id, OrderLine.is_trial_conversion.is_(True))
-    .correlate(Order)
-)
-
-
-def order_query(order: Order, converts_trial: bool | None = None) -> OrderQuery:
-    """What the finder knows of `order`; `converts_trial` is read from its lines unless
-    the caller read it already (for a batch, `trial_conversions`)."""
-    if converts_trial is None:
-        session = object_session(order)
-        converts_trial = bool(
-            session is not None
-            and session.scalar(select(_CONVERTS_TRIAL).where(Order.order_id == order.order_id))
-        )
-    return OrderQuery(
-        order.order_id,
-        order.provisioning_email,
-        order.company_name,
-        order.country,
-        order.partner_id,
-        converts_trial,
-    )
-
-
-def trial_conversions(session: Session, order_ids: Sequence[str]) -> set[str]:
-    """Which of `order_ids` have a line converting a trial, in one query."""
-    return set(
-        session.scalars(
-            select(OrderLine.order_id).where(
-                OrderLine.order_id.in_(order_ids), OrderLine.is_trial_conversion.is_(True)
-            )
-        )
-    )
-
-
-# `order_query`'s fields as plain rows, for `match_all`: loading ORM objects cost more
-# than matching them.
-_ORDER_QUERIES = select(
-    Order.order_id,
-    Order.provisioning_email,
-    Order.company_name,
-    Order.country,
-    Order.partner_id,
-    _CONVERTS_TRIAL,
-)
-
-
-def match_one(db: Database, order_id: str, now: datetime | None = None) -> MatchResult:
-    """Rank the candidates of one order that still awaits its org."""
-    now = now or utcnow()
-    with db.read() as session:
-        order = session.get(Order, order_id)
-        if order is None:
-            raise NotFound(f"order {order_id!r} does not exist")
-        if not OrderState(order.state).awaits_org:
-            raise Conflict(f"order {order_id} is already decided ({order.state})")
-        active = active_model(session)
-        return match_order(order_query(order), SqlCandidateSource(session), active.model, now)
-
-
-def match_all(db: Database, now: datetime | None = None) -> Iterator[MatchResult]:
-    """Every order awaiting an org, oldest first, streamed in batches.
-
-    The waiting orders' ids are read once, in order (a few MB for 100k orders; orgs are
-    never loaded wholesale). Batches are ranked by two threads, each on its own
-    connection, while the results are handed out in order: one thread's queries wait on
-    the database (PostgreSQL, or SQLite outside the GIL) while the other ranks in Python.
-    At most `_IN_FLIGHT` batches are held, so memory stays bounded.
-    """
-    now = now or utcnow()
-    waiting = [s.value for s in OrderState if s.awaits_org]
-    with db.read() as session:
-        model = active_model(session).model
-        order_ids = session.scalars(
-            select(Order.order_id)
-            .where(Order.state.in_(waiting))
-            .order_by(Order.placed_at, Order.order_id)
-        ).all()
-    batches = (order_ids[i : i + MATCH_BATCH] for i in range(0, len(order_ids), MATCH_BATCH))
-    with ThreadPoolExecutor(_IN_FLIGHT, thread_name_prefix="match") as pool, _fewer_collections():
-        pending: deque[Future[list[MatchResult]]] = deque()
-        for ids in itertools.chain(batches, [None] * _IN_FLIGHT):
-            if ids is not None:
-                pending.append(pool.submit(_match_batch, db, ids, model, now))
-            if len(pending) == _IN_FLIGHT or (ids is None and pending):
-                yield from pending.popleft().result()
-
-
-def _match_batch(db: Database, ids: list[str], model: Model, now: datetime) -> list[MatchResult]:
-    """One batch of waiting orders, loaded by primary key and ranked with its own prefetch
-    (a handful of queries for the batch instead of several per order)."""
-    with db.read() as session:
-        loaded = {
-            row.order_id: OrderQuery(*row)
-            for row in session.execute(_ORDER_QUERIES.where(Order.order_id.in_(ids))).all()
-        }
-        queries = [loaded[i] for i in ids if i in loaded]
-        source = PrefetchingSource(session)
-        source.prefetch(queries, DOMAIN_LIMIT, NAME_LIMIT, PARTNER_LIMIT)
-        return match_orders(queries, source, model, now)
-
-
-@contextmanager
-def _fewer_collections(first_generation: int = 50_000) -> Iterator[None]:
-    """A batch keeps tens of thousands of small objects alive until it is ranked; at the
-    default threshold (700 allocations) the cyclic collector rescans them hundreds of times
-    per batch. Its garbage is freed by reference counting anyway, so collect less often
-    while ranking (measured on 1M orgs: match --all 1,575 -> 2,000+ orders/s on SQLite)."""
-    previous = gc.get_threshold()
-    gc.set_threshold(max(first_generation, previous[0]), *previous[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*previous)
-
-
-def candidate_sets(
-    session: Session, decided_only: bool = True
-) -> Iterator[tuple[Order, CandidateSet]]:
-    """Orders (the decided ones, or all) with their candidates as the finder finds them
-    now, read a batch at a time through `PrefetchingSource` (a handful of queries per
-    batch instead of several per order).
-
-    An org created *for* an order did not exist when the order was decided: it is not
-    one of that order's candidates.
-    """
-    after: str | None = None
-    while True:
-        query = select(Order)
-        if decided_only:
-            query = query.where(Order.decision.is_not(None))
-        if after is not None:
-            query = query.where(Order.order_id > after)
-        batch = session.scalars(query.order_by(Order.order_id).limit(MATCH_BATCH)).all()
-        if not batch:
-            return
-        converting = trial_conversions(session, [order.order_id for order in batch])
-        queries = [order_query(order, order.order_id in converting) for order in batch]
-        source = PrefetchingSource(session)
-        source.prefetch(queries, DOMAIN_LIMIT, NAME_LIMIT, PARTNER_LIMIT)
-        for order, found in zip(batch, find_candidates_of(queries, source), strict=True):
-            if created_for(order) and order.org_id:
-                found.candidates = [c for c in found.candidates if c.org_id != order.org_id]
-            yield order, found
-        after = batch[-1].order_id
-        session.expunge_all()
-
-
-def created_for(order: Order) -> bool:
-    """Was a new org created for this order (the history's "new org" examples)?"""
-    return bool(order.new_org) or order.decision == Decision.CREATED_ORG
-
-
-def labelled_orders(session: Session, now: datetime) -> list[LabelledOrder]:
-    """Every decided order as a training example, candidates generated as of `now`."""
-    return [
-        LabelledOrder(found, None if created_for(order) else order.org_id, now)
-        for order, found in candidate_sets(session)
-    ]
 
 
 @dataclass(frozen=True)
@@ -341,7 +129,7 @@ def evaluate(
     two hand rules, and what the thresholds would do; `in_production`: how its
     confident band did on the decisions made since it was activated (answers as recorded
     then, so `thresholds` does not change it)."""
-    from provisioning import model_watch  # it imports this module
+    from provisioning.finder import watch  # it imports this module
 
     now = now or utcnow()
     with db.read() as session:
@@ -353,7 +141,7 @@ def evaluate(
                 raise NotFound(f"model version {version} does not exist")
             active = ActiveModel(load_version(row), row.version)
         orders = labelled_orders(session, now)
-        in_production = model_watch.in_production(session, active.version).to_dict()
+        in_production = watch.in_production(session, active.version).to_dict()
     if not orders:
         raise InvalidInput(FieldError("history", "no decided orders to evaluate on"))
     model = active.model
@@ -377,7 +165,32 @@ def evaluate(
     }
 
 
-def list_models(db: Database) -> list[dict[str, Any]]:
+HELD_OUT_METRICS = (
+    "accuracy",
+    "precision_at_1",
+    "recall_at_5",
+    "new_org_precision",
+    "new_org_recall",
+    "brier",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSummary:
+    """A stored scorer version and the metrics it was judged by when it was trained."""
+
+    version: int
+    created_at: datetime
+    created_by: str
+    active: bool
+    trained_on: int | None  # decided orders in its training history
+    held_out_orders: int | None  # orders the held-out metrics were measured on
+    thresholds: dict[str, float]
+    held_out: dict[str, float | None]  # HELD_OUT_METRICS, None when not stored
+
+
+def model_versions(db: Database) -> list[VersionSummary]:
+    """Every stored version, newest first, with its held-out metrics (no artifacts read)."""
     with db.read() as session:
         rows = session.execute(
             select(
@@ -385,20 +198,43 @@ def list_models(db: Database) -> list[dict[str, Any]]:
                 ModelVersion.created_at,
                 ModelVersion.created_by,
                 ModelVersion.is_active,
+                ModelVersion.params,
                 ModelVersion.metrics,
                 ModelVersion.thresholds,
-            ).order_by(ModelVersion.version)
+            ).order_by(ModelVersion.version.desc())
         ).all()
+    summaries = []
+    for version, created_at, created_by, active, params, scores, thresholds in rows:
+        held_out = (scores or {}).get("held_out", {})
+        orders = held_out.get("orders")
+        summaries.append(
+            VersionSummary(
+                version=version,
+                created_at=created_at,
+                created_by=created_by,
+                active=bool(active),
+                trained_on=(params or {}).get("orders"),
+                held_out_orders=int(orders) if orders is not None else None,
+                thresholds=dict(thresholds or {}),
+                held_out={name: held_out.get(name) for name in HELD_OUT_METRICS},
+            )
+        )
+    return summaries
+
+
+def list_models(db: Database) -> list[dict[str, Any]]:
+    """`onboard models list`: every version, oldest first, as plain rows (the JSON keys
+    are a contract)."""
     return [
         {
-            "version": version,
-            "created_at": created_at,
-            "created_by": created_by,
-            "active": active,
-            "accuracy": (scores or {}).get("held_out", {}).get("accuracy"),
-            "thresholds": thresholds,
+            "version": v.version,
+            "created_at": v.created_at,
+            "created_by": v.created_by,
+            "active": v.active,
+            "accuracy": v.held_out["accuracy"],
+            "thresholds": v.thresholds,
         }
-        for version, created_at, created_by, active, scores, thresholds in rows
+        for v in reversed(model_versions(db))
     ]
 
 
@@ -429,13 +265,7 @@ def active_version(db: Database) -> int | str:
     """The version the app and `onboard match` use now: a number, or "default" (the
     shipped model). Reads one row; loads nothing."""
     with db.read() as session:
-        version = session.scalar(
-            select(ModelVersion.version)
-            .where(ModelVersion.is_active.is_(True))
-            .order_by(ModelVersion.version.desc())
-            .limit(1)
-        )
-    return DEFAULT_VERSION if version is None else version
+        return active_version_of(session)
 
 
 def publish(

@@ -49,61 +49,6 @@ REVIEW_MODES = {
     Review.CONFIRM: N_("Offered it for confirmation"),
     Review.OPERATOR: N_("Left it to an operator"),
 }
-HELD_OUT_METRICS = (
-    "accuracy",
-    "precision_at_1",
-    "recall_at_5",
-    "new_org_precision",
-    "new_org_recall",
-    "brier",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class VersionSummary:
-    """A stored scorer version and the metrics it was judged by when it was trained."""
-
-    version: int
-    created_at: datetime
-    created_by: str
-    active: bool
-    trained_on: int | None  # decided orders in its training history
-    held_out_orders: int | None  # orders the held-out metrics were measured on
-    thresholds: dict[str, float]
-    held_out: dict[str, float | None]  # HELD_OUT_METRICS, None when not stored
-
-
-def model_versions(db: Database) -> list[VersionSummary]:
-    """Every stored version, newest first, with its held-out metrics (no artifacts read)."""
-    with db.read() as session:
-        rows = session.execute(
-            select(
-                ModelVersion.version,
-                ModelVersion.created_at,
-                ModelVersion.created_by,
-                ModelVersion.is_active,
-                ModelVersion.params,
-                ModelVersion.metrics,
-                ModelVersion.thresholds,
-            ).order_by(ModelVersion.version.desc())
-        ).all()
-    summaries = []
-    for version, created_at, created_by, active, params, scores, thresholds in rows:
-        held_out = (scores or {}).get("held_out", {})
-        orders = held_out.get("orders")
-        summaries.append(
-            VersionSummary(
-                version=version,
-                created_at=created_at,
-                created_by=created_by,
-                active=bool(active),
-                trained_on=(params or {}).get("orders"),
-                held_out_orders=int(orders) if orders is not None else None,
-                thresholds=dict(thresholds or {}),
-                held_out={name: held_out.get(name) for name in HELD_OUT_METRICS},
-            )
-        )
-    return summaries
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from matching.scorer import AUTO_TARGET_PRECISION, Review
 from matching.training import precision_bound
-from provisioning.finder import DEFAULT_VERSION
+from provisioning.finder.active import DEFAULT_VERSION, active_version_of
 from provisioning.models import AuditEvent, ModelVersion, Order
 from provisioning.queries import count_where
 from provisioning.states import Decision
@@ -150,7 +150,7 @@ AGREED = or_(
 def in_production(session: Session, version: int | str | None = None) -> InProduction:
     """The record of `version` (default: the active one; "default": the shipped model)
     on the decisions made since it was activated, in one grouped query."""
-    version = active_version(session) if version is None else version
+    version = active_version_of(session) if version is None else version
     since = activated_at(session, version)
     stmt = (
         select(Order.recommended_review, func.count(), count_where(AGREED))
@@ -174,18 +174,6 @@ def in_production(session: Session, version: int | str | None = None) -> InProdu
         confirm_orders=bands.get(Review.CONFIRM.value, (0, 0))[0],
         operator_orders=bands.get(Review.OPERATOR.value, (0, 0))[0],
     )
-
-
-def active_version(session: Session) -> int | str:
-    """The version matching uses now, as `finder.active_model` picks it (no artifact
-    loaded): the newest active one, or the shipped model."""
-    version = session.scalar(
-        select(ModelVersion.version)
-        .where(ModelVersion.is_active.is_(True))
-        .order_by(ModelVersion.version.desc())
-        .limit(1)
-    )
-    return DEFAULT_VERSION if version is None else version
 
 
 def activated_at(session: Session, version: int | str) -> datetime | None:
