@@ -15,9 +15,10 @@ import streamlit as st
 from babel.numbers import format_percent
 from streamlit.delta_generator import DeltaGenerator
 
-from dashboard.data.operations import CandidateView, Doubt, MatchView, OrderView, Refusal
+from dashboard.data.operations import OrderView, Refusal
 from dashboard.i18n import _, current_language, fmt_date, fmt_datetime, fmt_number, label
 from provisioning import audit, i18n
+from provisioning.finder.for_viewer import CandidateView, Doubt, MatchView
 from provisioning.finder.org_search import OrgHit
 from provisioning.i18n import N_
 from provisioning.i18n.formatting import babel_locale
