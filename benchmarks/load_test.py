@@ -49,7 +49,6 @@ from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
 from provisioning.errors import Conflict, InvalidInput, NotFound
 from provisioning.finder import answers
-from provisioning.mailer import message_id
 from provisioning.models import (
     AuditEvent,
     MeetingsSite,
@@ -77,6 +76,7 @@ from provisioning.orders import (
 )
 from provisioning.orders.unit import snapshot
 from provisioning.orders.workflow import Action
+from provisioning.outbox.smtp import message_id
 from provisioning.rules import INDUSTRY_VERTICALS, name_label
 from provisioning.settings import Settings
 from provisioning.states import (

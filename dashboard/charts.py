@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from dashboard.i18n import _, label
 from provisioning import i18n
-from provisioning.backlog import AGE_BANDS, OPEN_STATES
+from provisioning.reports.backlog import AGE_BANDS, OPEN_STATES
 
 TOP = 15  # partners / countries per breakdown: more bars are no longer readable
 
@@ -169,7 +169,7 @@ REVIEW_COLOURS: Mapping[str, str] = {
 def model_work(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
     """Orders decided per week, stacked by what the finder had answered: the green part
     is the work the model took off operators (a confident answer they only checked).
-    Rows are `provisioning.backlog.model_work(...).weeks`."""
+    Rows are `provisioning.reports.backlog.model_work(...).weeks`."""
     weeks = [r["week"].date().isoformat() for r in rows]
     figure = _figure(
         _("Decisions per week by the model's answer"),
@@ -202,7 +202,7 @@ def breakdown_bars(
 ) -> go.Figure:
     """Open orders per partner / service / country (the `TOP` largest), stacked by state.
 
-    Rows are a `provisioning.backlog.breakdown`: `key`, `label`, `state`, `orders`,
+    Rows are a `provisioning.reports.backlog.breakdown`: `key`, `label`, `state`, `orders`,
     largest key first. Horizontal bars, because partner names are long.
     """
     totals: dict[Any, int] = {}

@@ -17,98 +17,23 @@ from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.data.operations import OrderView, Refusal
 from dashboard.i18n import _, current_language, fmt_date, fmt_datetime, fmt_number, label
+from matching.explain import Fact
 from provisioning import audit, i18n
 from provisioning.finder.for_viewer import CandidateView, Doubt, MatchView
 from provisioning.finder.org_search import OrgHit
-from provisioning.i18n import N_
+from provisioning.i18n import (
+    DOMAIN_STATUSES,
+    FEATURES,
+    N_,
+    ORG_STATUSES,
+    OUTCOME_SENTENCES,
+    OUTCOMES,
+    REVIEWS,
+)
 from provisioning.i18n.formatting import babel_locale
 from provisioning.queue import QueueRow
 from provisioning.summary import LicenceLine, OrderSummary, ServiceSummary
 
-# The organization finder's three outcomes, in the seed's own words (workflow.md, step 3).
-OUTCOME_SENTENCES: Mapping[str, str] = {
-    "exact": N_("Based on your e-mail address, we matched your order with your organization"),
-    "domain": N_("We found matching organizations based on your e-mail address"),
-    "none": N_("No matching organization found"),
-}
-OUTCOMES: Mapping[str, str] = {
-    "exact": N_("Exact match"),
-    "domain": N_("Domain matches"),
-    "none": N_("No match"),
-}
-REVIEWS: Mapping[str, str] = {
-    "auto": N_("Confident: can be applied without review"),
-    "confirm": N_("Recommended: confirm it"),
-    "operator": N_("Ambiguous: an operator decides"),
-}
-DOMAIN_STATUSES: Mapping[str, str] = {
-    "unverified": N_("unverified"),
-    "verified": N_("verified"),
-    "claimed": N_("claimed"),
-}
-ORG_STATUSES: Mapping[str, str] = {
-    "active": N_("Active"),
-    "trial": N_("Running trial"),
-    "expired": N_("Expired organization"),
-}
-FOUND_BY: Mapping[str, str] = {
-    "exact": N_("holds the e-mail address"),
-    "domain": N_("holds the e-mail's domain"),
-    "members": N_("has users on the domain"),
-    "partner": N_("managed by the ordering partner"),
-    "name": N_("similar name"),
-}
-# The finder's features (matching/features.py), as an operator reads a reason.
-FEATURES: Mapping[str, str] = {
-    "exact_email": N_("The provisioning e-mail is a user of this organization"),
-    "domain_claimed": N_("The organization claimed the e-mail's domain"),
-    "domain_verified": N_("The organization verified the e-mail's domain"),
-    "domain_unverified": N_("The organization added the domain but never verified it"),
-    "members_only": N_("No domain added, but users on the domain"),
-    "subdomain": N_("The e-mail is on a subdomain of the organization's domain"),
-    "log_active_members": N_("Number of active users"),
-    "domain_member_share": N_("Share of its users on the e-mail's domain"),
-    "domain_activity_share": N_("Share of the domain's active users in this organization"),
-    "most_active_on_domain": N_("Most active users on the domain"),
-    "log_days_silent": N_("Time since any user was active"),
-    "status_active": N_("Status: active"),
-    "status_trial": N_("Status: running trial"),
-    "status_expired": N_("Status: expired"),
-    "log_org_age_days": N_("Age of the organization"),
-    "name_similarity": N_("Name similar to the company name"),
-    "name_exactness": N_("Name equal to the company name"),
-    "country_match": N_("Same country as the order"),
-    "managed_by_partner": N_("Managed by the ordering partner"),
-    "is_ordering_partner": N_("Is the ordering partner itself"),
-    "partner_own_address": N_("The partner typed an address of its own"),
-    "free_mail": N_("The e-mail is on a free mail service"),
-    "found_by_name_only": N_("Found by name only"),
-}
-# provisioning.rules.INDUSTRY_VERTICALS: stored in English, shown in the reader's language.
-INDUSTRIES: Mapping[str, str] = {
-    "Transportation": N_("Transportation"),
-    "Construction": N_("Construction"),
-    "Manufacturing": N_("Manufacturing"),
-    "Retail": N_("Retail"),
-    "Healthcare": N_("Healthcare"),
-    "Education": N_("Education"),
-    "Finance": N_("Finance"),
-    "Technology": N_("Technology"),
-    "Media": N_("Media"),
-    "Hospitality": N_("Hospitality"),
-    "Public Sector": N_("Public Sector"),
-    "Energy": N_("Energy"),
-    "Agriculture": N_("Agriculture"),
-    "Government": N_("Government"),
-    "Insurance": N_("Insurance"),
-    "Legal": N_("Legal"),
-    "Non-profit": N_("Non-profit"),
-    "Professional Services": N_("Professional Services"),
-    "Real Estate": N_("Real Estate"),
-    "Telecommunications": N_("Telecommunications"),
-    "IT Services": N_("IT Services"),
-    "Other": N_("Other"),
-}
 # The queue's count tiles (provisioning.queue.QueuePage.counts), in display order.
 QUEUE_COUNTS: Mapping[str, str] = {
     "needs_operator": N_("Need an operator"),
@@ -378,48 +303,61 @@ def _guard_rail_text(doubt: Doubt) -> str:
     )
 
 
-def evidence(candidate: CandidateView, domain: str | None) -> list[str]:
-    """The facts an operator checks (workflow.md step 3), in the reader's language."""
-    said = []
-    if candidate.holds_email:
-        said.append(_("The provisioning e-mail is one of its users"))
-    for name, status in candidate.domains:
-        status_text = _(DOMAIN_STATUSES[status]) if status in DOMAIN_STATUSES else status
-        said.append(_("Domain {domain}: {status}").format(domain=name, status=status_text))
-    if not candidate.domains and candidate.members_on_domain is not None and domain:
-        said.append(
-            _("No domain added; {count} users on {domain}").format(
-                count=fmt_number(candidate.members_on_domain), domain=domain
+def evidence(candidate: CandidateView) -> list[str]:
+    """The facts an operator checks (workflow.md step 3), in the reader's language: the
+    finder's own facts (`matching.explain.facts`), worded here."""
+    return [_fact(fact, candidate) for fact in candidate.facts]
+
+
+def _fact(fact: Fact, candidate: CandidateView) -> str:
+    value, detail = fact.value, fact.detail
+    match fact.kind:
+        case "holds_email":
+            return _("The provisioning e-mail is one of its users")
+        case "domain":
+            status = _(DOMAIN_STATUSES[detail]) if detail in DOMAIN_STATUSES else detail
+            return _("Domain {domain}: {status}").format(domain=value, status=status)
+        case "subdomain":
+            return _("The e-mail is on {host}, a subdomain of {domain}").format(
+                host=value, domain=detail
             )
-        )
-    said.append(
-        _("{active} active of {members} users").format(
-            active=fmt_number(candidate.active_members), members=fmt_number(candidate.members)
-        )
-    )
-    if candidate.last_activity_at is None:
-        said.append(_("No user has ever been active"))
-    else:
-        said.append(_("Last activity {date}").format(date=fmt_date(candidate.last_activity_at)))
-    status = _(ORG_STATUSES[candidate.status]) if candidate.status in ORG_STATUSES else ""
-    said.append(
-        _("Status: {status} · created {date}").format(
-            status=status or candidate.status, date=fmt_date(candidate.created_at)
-        )
-    )
-    if candidate.country:
-        said.append(_("Country: {country}").format(country=country(candidate.country)))
-    if candidate.is_ordering_partner:
-        said.append(_("This is the ordering partner's own organization"))
-    elif candidate.partner_id:
-        partner = candidate.partner_name or candidate.partner_id
-        if candidate.managed_by_ordering_partner:
-            said.append(_("Managed by the ordering partner, {partner}").format(partner=partner))
-        else:
-            said.append(_("Managed by partner {partner}").format(partner=partner))
-    else:
-        said.append(_("No managing partner"))
-    return said
+        case "members_on_domain":
+            return _("No domain added; {count} users on {domain}").format(
+                count=fmt_number(value), domain=detail
+            )
+        case "active_members":
+            return _("{active} active of {members} users").format(
+                active=fmt_number(value), members=fmt_number(detail)
+            )
+        case "last_activity":
+            if value is None:
+                return _("No user has ever been active")
+            return _("Last activity {date}").format(date=fmt_date(value))
+        case "status":
+            status = _(ORG_STATUSES[value]) if value in ORG_STATUSES else value
+            return _("Status: {status} · created {date}").format(
+                status=status, date=fmt_date(detail)
+            )
+        case "partner":
+            partner = candidate.partner_name or detail
+            if value == "ordering_partner":
+                return _("This is the ordering partner's own organization")
+            if value == "managed_by_ordering_partner":
+                return _("Managed by the ordering partner, {partner}").format(partner=partner)
+            if value == "other":
+                return _("Managed by partner {partner}").format(partner=partner)
+            return _("No managing partner")
+        case "name_similarity":
+            return _('Name {share} similar to "{company}"').format(
+                share=fmt_percent(value), company=detail
+            )
+        case "country":
+            if detail and detail != value:
+                return _("Country: {country}, but the order is for {order}").format(
+                    country=country(value), order=country(detail)
+                )
+            return _("Country: {country}").format(country=country(value))
+    return fact.kind
 
 
 def candidate_card(
@@ -437,7 +375,7 @@ def candidate_card(
         st.caption(candidate.org_id)
         if not blind:
             st.metric(_("Score"), fmt_percent(candidate.score))
-        st.markdown("\n".join(f"- {fact}" for fact in evidence(candidate, domain)))
+        st.markdown("\n".join(f"- {fact}" for fact in evidence(candidate)))
         if not blind and candidate.reasons:
             with st.expander(_("Reasons")):
                 st.dataframe(

@@ -166,7 +166,7 @@ def evidence(choice: customer.OrgChoice, domain: str | None) -> list[str]:
     if choice.holds_your_address:
         said.append(_("Your e-mail address is one of its users"))
     for name, status in choice.domains:
-        shown = components.DOMAIN_STATUSES.get(status)
+        shown = i18n.DOMAIN_STATUSES.get(status)
         said.append(
             _("Domain {domain}: {status}").format(domain=name, status=_(shown) if shown else status)
         )
@@ -220,8 +220,7 @@ def create_org_step(actor: Actor, order: customer.CustomerOrder, *, expanded: bo
         codes = components.country_codes()
         countries = {code: components.country(code) for code in codes}
         industries = {
-            v: _(components.INDUSTRIES[v]) if v in components.INDUSTRIES else v
-            for v in INDUSTRY_VERTICALS
+            v: _(i18n.INDUSTRIES[v]) if v in i18n.INDUSTRIES else v for v in INDUSTRY_VERTICALS
         }
         st.session_state.setdefault("link_org_name", order.company_name)
         if order.country in codes:

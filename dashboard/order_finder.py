@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard import components, data, ui
 from dashboard.data import operations
 from dashboard.i18n import _
-from provisioning import orders
+from provisioning import i18n, orders
 from provisioning.access import Actor, Permission, allows
 from provisioning.errors import ProvisioningError
 from provisioning.finder import blind_review
@@ -240,9 +240,7 @@ def create_org_step(view: operations.OrderView, *, expanded: bool) -> None:
                 index=None,
                 key="create_org_industry",
                 placeholder=_("Choose an industry"),
-                format_func=lambda v: (
-                    _(components.INDUSTRIES[v]) if v in components.INDUSTRIES else v
-                ),
+                format_func=lambda v: _(i18n.INDUSTRIES[v]) if v in i18n.INDUSTRIES else v,
             )
             components.field_errors(problem, "industry")
             country = st.selectbox(

@@ -8,7 +8,9 @@ come from the model and say how much each piece of evidence moved the score.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from matching.candidates import Candidate, CandidateSet, Source
 from matching.familiarity import evidence_pattern
@@ -27,37 +29,98 @@ _MATERIAL = 0.25
 _MATERIAL_DOUBT = 0.005
 
 
-def evidence(found: CandidateSet, candidate: Candidate, now: datetime) -> list[str]:
-    """What we know about this org as the customer's, in the operator's words."""
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One piece of evidence about a candidate, as data. `facts` is the one producer;
+    each reader words them: `evidence` in English here (the CLI, the JSON, notebooks),
+    the app in the reader's language."""
+
+    kind: str  # one of FACT_KINDS
+    value: Any = None
+    detail: Any = None
+
+
+FACT_KINDS = (
+    "holds_email",  # value: the e-mail
+    "domain",  # value: a domain the org added; detail: its status
+    "subdomain",  # value: the e-mail's host; detail: the registrable domain it is under
+    "members_on_domain",  # no domain added; value: members on it; detail: the domain
+    "active_members",  # value: active members; detail: all members
+    "last_activity",  # value: when any member was last active (None: never)
+    "status",  # value: active / trial / expired; detail: when the org was created
+    "partner",  # value: ordering_partner / managed_by_ordering_partner / other / none
+    "name_similarity",  # value: 0..1 (shown from 0.5); detail: the company name typed
+    "country",  # value: the org's country; detail: the order's (None: unknown)
+)
+_NAME_SHOWN = 0.5
+
+
+def facts(found: CandidateSet, candidate: Candidate, now: datetime) -> list[Fact]:
+    """What we know about this org as the customer's: the evidence the seed names."""
+    del now  # the facts are dated; how long ago is the reader's to say
     org = candidate.facts
     order = found.order
-    said: list[str] = []
+    said = []
     if Source.EXACT in candidate.sources:
-        said.append(f"{found.email} is a member of this org")
-    if candidate.best_domain_status is not None:
-        said.append(f"domain {found.registrable} {candidate.best_domain_status.value}")
-        if found.host != found.registrable:
-            said.append(f"{found.host} is a subdomain of {found.registrable}")
-    elif candidate.members_on_domain is not None:
-        on_domain = _count(candidate.members_on_domain.members, "member")
-        said.append(f"no domain added; {on_domain} on {found.registrable}")
-    said.append(_count(org.active_members, "active member"))
-    said.append(_silence(org.last_activity_at, now))
-    if org.status == OrgStatus.TRIAL:
-        said.append("running trial")
-    elif org.status == OrgStatus.EXPIRED:
-        said.append("expired org")
-    if order.partner_id and org.partner_id == order.partner_id:
-        said.append("managed by your partner")
+        said.append(Fact("holds_email", found.email))
+    for hit in sorted(candidate.domain_hits, key=lambda h: h.domain):
+        said.append(Fact("domain", hit.domain, hit.status.value))
+    if candidate.domain_hits and found.host != found.registrable:
+        said.append(Fact("subdomain", found.host, found.registrable))
+    if not candidate.domain_hits and candidate.members_on_domain is not None:
+        members = candidate.members_on_domain.members
+        said.append(Fact("members_on_domain", members, found.registrable))
+    said.append(Fact("active_members", org.active_members, org.members))
+    said.append(Fact("last_activity", org.last_activity_at))
+    said.append(Fact("status", org.status, org.created_at))
     if order.partner_id and org.org_id == order.partner_id:
-        said.append("this is the ordering partner's own org")
-    if candidate.name_similarity >= 0.5:
-        said.append(
-            f'name {round(candidate.name_similarity * 100)}% similar to "{order.company_name}"'
-        )
-    if order.country and org.country and order.country != org.country:
-        said.append(f"in {org.country}, the order is for {order.country}")
+        relation = "ordering_partner"
+    elif order.partner_id and org.partner_id == order.partner_id:
+        relation = "managed_by_ordering_partner"
+    else:
+        relation = "other" if org.partner_id else "none"
+    said.append(Fact("partner", relation, org.partner_id))
+    if candidate.name_similarity >= _NAME_SHOWN:
+        said.append(Fact("name_similarity", candidate.name_similarity, order.company_name))
+    if org.country:
+        said.append(Fact("country", org.country, order.country))
     return said
+
+
+def evidence(found: CandidateSet, candidate: Candidate, now: datetime) -> list[str]:
+    """`facts` in the operator's words, in English; the ones that say nothing against
+    or for the org (an active status, no partner) are left out."""
+    said = (_say(fact, now) for fact in facts(found, candidate, now))
+    return [text for text in said if text]
+
+
+def _say(fact: Fact, now: datetime) -> str | None:
+    value, detail = fact.value, fact.detail
+    match fact.kind:
+        case "holds_email":
+            return f"{value} is a member of this org"
+        case "domain":
+            return f"domain {value} {detail}"
+        case "subdomain":
+            return f"{value} is a subdomain of {detail}"
+        case "members_on_domain":
+            return f"no domain added; {_count(value, 'member')} on {detail}"
+        case "active_members":
+            return _count(value, "active member")
+        case "last_activity":
+            return _silence(value, now)
+        case "status":
+            return {OrgStatus.TRIAL: "running trial", OrgStatus.EXPIRED: "expired org"}.get(value)
+        case "partner":
+            return {
+                "managed_by_ordering_partner": "managed by your partner",
+                "ordering_partner": "this is the ordering partner's own org",
+            }.get(value)
+        case "name_similarity":
+            return f'name {round(value * 100)}% similar to "{detail}"'
+        case "country":
+            return f"in {value}, the order is for {detail}" if detail and detail != value else None
+    raise ValueError(f"fact: unknown kind {fact.kind!r}")
 
 
 def doubts(ranking: Ranking) -> list[dict[str, object]]:

@@ -8,23 +8,29 @@ evidence patterns' support, how the thresholds were chosen) travel beside it as 
 
 A version trained before a feature was added still loads: the new feature enters its
 pipelines with weight zero (and identity scaling), so it scores exactly as it did.
+
+The settings also hold each pipeline's linear form (means, scales, weights, intercept):
+ranking needs nothing else, so a stored version ranks without scikit-learn or skops
+being imported, and its pipelines are deserialised only when something asks for them
+(`DeferredPipeline`: retraining on top of it, a notebook inspecting it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import replace
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import skops.io as sio
-from sklearn.pipeline import Pipeline
 
 from matching.errors import MatchingError
 from matching.features import FEATURE_NAMES
-from matching.scorer import Model, Thresholds
+from matching.scorer import LinearForm, Model, Thresholds
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 FORMAT = "skops"
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.")
@@ -36,10 +42,36 @@ class UntrustedModel(MatchingError):
     """The artifact holds types a scorer does not need: refused, not loaded."""
 
 
+class DeferredPipeline:
+    """A stored pipeline, deserialised (allow-list checked) on first use: ranking reads
+    the linear form from the settings and never needs it."""
+
+    def __init__(self, artifact: bytes, index: int | None, trained_on: list[str]) -> None:
+        self._artifact, self._index, self._trained_on = artifact, index, trained_on
+        self._loaded: Pipeline | None = None
+
+    def loaded(self) -> Pipeline:
+        if self._loaded is None:
+            pipeline, members = _deserialised(self._artifact)
+            chosen = pipeline if self._index is None else members[self._index]
+            self._loaded = _widened(chosen, self._trained_on)
+        return self._loaded
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loaded(), name)
+
+
+def _real(pipeline: Any) -> Any:
+    return pipeline.loaded() if isinstance(pipeline, DeferredPipeline) else pipeline
+
+
 def dump(model: Model) -> bytes:
+    import skops.io as sio
+
     if not model.members:
-        return sio.dumps(model.pipeline)
-    return sio.dumps({"pipeline": model.pipeline, "members": [m.pipeline for m in model.members]})
+        return sio.dumps(_real(model.pipeline))
+    members = [_real(m.pipeline) for m in model.members]
+    return sio.dumps({"pipeline": _real(model.pipeline), "members": members})
 
 
 def settings_of(model: Model) -> dict[str, Any]:
@@ -51,6 +83,11 @@ def settings_of(model: Model) -> dict[str, Any]:
     }
     if model.members:
         settings["members_none_bias"] = [m.none_bias for m in model.members]
+    if all(_is_linear(m) for m in (model, *model.members)):
+        settings["linear"] = {
+            "pipeline": _form_dict(model.linear_form),
+            "members": [_form_dict(m.linear_form) for m in model.members],
+        }
     if model.support:
         settings["support"] = dict(model.support)
     if model.risk_control is not None:
@@ -58,35 +95,107 @@ def settings_of(model: Model) -> dict[str, Any]:
     return settings
 
 
-def load(artifact: bytes, settings: dict[str, Any]) -> Model:
+def sealed(settings: dict[str, Any], artifact: bytes) -> dict[str, Any]:
+    """`settings` bound to the artifact stored with them: `load` trusts the stored linear
+    forms (and defers the pipelines) only for that very artifact."""
+    if "linear" not in settings:
+        return settings
+    digest = hashlib.sha256(artifact).hexdigest()
+    return {**settings, "linear": {**settings["linear"], "artifact_sha256": digest}}
+
+
+def load(artifact: bytes, settings: dict[str, Any], deferred: bool = True) -> Model:
+    """The model `artifact` and `settings` describe. Sealed settings (`sealed`) rank from
+    their linear forms and deserialise the pipelines on first use; anything else — no
+    forms, an artifact they were not sealed with, or `deferred=False` — is deserialised
+    now, so a tampered artifact is refused before it is used."""
     trained_on = list(settings.get("features", FEATURE_NAMES))
     if not _is_older_list(trained_on):
         raise MatchingError("the model was trained on other features than this version computes")
+    biases = [float(b) for b in settings.get("members_none_bias", [])]
+    linear = settings.get("linear")
+    trusted = (
+        deferred
+        and linear is not None
+        and linear.get("artifact_sha256") == hashlib.sha256(artifact).hexdigest()
+    )
+    if trusted:
+        # The forms rank; the pipelines wait until asked for (an untrusted artifact still
+        # fails loudly then, and `_checked_artifact` loads every new one before storing).
+        forms = [_form_of(linear["pipeline"], trained_on)]
+        forms += [_form_of(f, trained_on) for f in linear.get("members", [])]
+        pipelines: list[Any] = [DeferredPipeline(artifact, None, trained_on)]
+        pipelines += [DeferredPipeline(artifact, i, trained_on) for i in range(len(forms) - 1)]
+    else:
+        pipeline, members = _deserialised(artifact)
+        pipelines = [_widened(p, trained_on) for p in (pipeline, *members)]
+        forms = [None] * len(pipelines)
+    if len(biases) != len(pipelines) - 1:
+        raise MatchingError("the model's members and their settings do not match")
+    thresholds = Thresholds(**settings.get("thresholds", {}))
+    members = tuple(
+        Model(p, thresholds, bias, form=form)
+        for p, bias, form in zip(pipelines[1:], biases, forms[1:], strict=True)
+    )
+    return Model(
+        pipelines[0],
+        thresholds,
+        float(settings.get("none_bias", 0.0)),
+        dict(settings.get("params", {})),
+        members=members,
+        support={str(k): int(v) for k, v in settings.get("support", {}).items()},
+        risk_control=settings.get("risk_control"),
+        form=forms[0],
+    )
+
+
+def _deserialised(artifact: bytes) -> tuple[Any, list[Any]]:
+    """The artifact's pipeline and members, loading only allow-listed types."""
+    import skops.io as sio
+
     untrusted = sio.get_untrusted_types(data=artifact)
     refused = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
     if refused:
         raise UntrustedModel(f"refusing to load types: {', '.join(sorted(refused))}")
     loaded = sio.loads(artifact, trusted=untrusted)
     if isinstance(loaded, dict):
-        pipeline, member_pipelines = loaded["pipeline"], list(loaded.get("members", []))
-    else:
-        pipeline, member_pipelines = loaded, []
-    biases = [float(b) for b in settings.get("members_none_bias", [])]
-    if len(biases) != len(member_pipelines):
-        raise MatchingError("the model's members and their settings do not match")
-    model = Model(
-        _widened(pipeline, trained_on),
-        Thresholds(**settings.get("thresholds", {})),
-        float(settings.get("none_bias", 0.0)),
-        dict(settings.get("params", {})),
-        support={str(k): int(v) for k, v in settings.get("support", {}).items()},
-        risk_control=settings.get("risk_control"),
+        return loaded["pipeline"], list(loaded.get("members", []))
+    return loaded, []
+
+
+def _is_linear(model: Model) -> bool:
+    """The scorer's own form (standardise, logistic regression): it has a linear form."""
+    if model.form is not None:
+        return True
+    return list(getattr(_real(model.pipeline), "named_steps", {})) == ["scale", "logit"]
+
+
+def _form_dict(form: LinearForm) -> dict[str, Any]:
+    mean, scale, coef, intercept = form
+    return {
+        "mean": [float(v) for v in mean],
+        "scale": [float(v) for v in scale],
+        "coef": [float(v) for v in coef],
+        "intercept": float(intercept),
+    }
+
+
+def _form_of(stored: dict[str, Any], trained_on: list[str]) -> LinearForm:
+    """A stored linear form over every current feature (those it never saw weigh 0)."""
+    where = [FEATURE_NAMES.index(name) for name in trained_on]
+    width = len(FEATURE_NAMES)
+
+    def spread(values: list[float], fill: float) -> np.ndarray:
+        out = np.full(width, fill, dtype=float)
+        out[where] = values
+        return out
+
+    return (
+        spread(stored["mean"], 0.0),
+        spread(stored["scale"], 1.0),
+        spread(stored["coef"], 0.0),
+        float(stored["intercept"]),
     )
-    members = tuple(
-        Model(_widened(p, trained_on), model.thresholds, bias)
-        for p, bias in zip(member_pipelines, biases, strict=True)
-    )
-    return replace(model, members=members)
 
 
 def _is_older_list(trained_on: list[str]) -> bool:
@@ -100,7 +209,7 @@ def _widened(pipeline: Pipeline, trained_on: list[str]) -> Pipeline:
     """`pipeline` over every current feature: those it never saw weigh nothing."""
     if trained_on == list(FEATURE_NAMES):
         return pipeline
-    if not isinstance(pipeline, Pipeline) or list(pipeline.named_steps) != ["scale", "logit"]:
+    if list(getattr(pipeline, "named_steps", {})) != ["scale", "logit"]:
         raise MatchingError("the model was trained on other features than this version computes")
     scaler, logit = pipeline.named_steps["scale"], pipeline.named_steps["logit"]
     where = [FEATURE_NAMES.index(name) for name in trained_on]

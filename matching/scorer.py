@@ -22,18 +22,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import expit
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 from matching.candidates import Candidate, CandidateSet
 from matching.familiarity import evidence_pattern, familiarity_cap
 from matching.features import FEATURE_NAMES, feature_rows
 from matching.guard_rails import GUARDED_CONFIDENCE, GuardRail, guard_rails
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+# (mean, scale, coefficients, intercept): log-odds = coef · (x - mean) / scale + intercept
+LinearForm = tuple[np.ndarray, np.ndarray, np.ndarray, float]
 
 _EPS = 1e-6
 # What "Confident: can be applied without review" promises: at least this share of the
@@ -70,6 +72,12 @@ class Thresholds:
 
 def make_pipeline(C: float = 1.0, class_weight: str | None = None) -> Pipeline:
     """The estimator analysts tune (`C`: inverse regularisation strength)."""
+    # scikit-learn is imported by what fits or loads a pipeline, not by what only ranks
+    # with a stored linear form (`onboard match` starts faster).
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
     return Pipeline(
         [
             ("scale", StandardScaler()),
@@ -97,6 +105,9 @@ class Model:
     support: Mapping[str, int] = field(default_factory=dict)
     # How the auto threshold was chosen (`matching.risk_control.RiskControl.to_dict`).
     risk_control: Mapping[str, Any] | None = None
+    # The pipeline's linear form when it is known without the pipeline (stored with a
+    # version: `matching.persistence`), so ranking needs no scikit-learn object.
+    form: LinearForm | None = field(default=None, repr=False, compare=False)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Each feature's contribution to each row's log-odds (coefficient × scaled value).
@@ -111,11 +122,13 @@ class Model:
     def independent_probabilities(self, X: np.ndarray) -> np.ndarray:
         """The pipeline's `predict_proba(X)[:, 1]`, computed from its linear form."""
         *_, intercept = self.linear_form
-        return expit(self.contributions(X).sum(axis=1) + intercept)
+        return _sigmoid(self.contributions(X).sum(axis=1) + intercept)
 
     @cached_property
-    def linear_form(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    def linear_form(self) -> LinearForm:
         """(mean, scale, coefficients, intercept): log-odds = coef · (x - mean) / scale + b."""
+        if self.form is not None:
+            return self.form
         scaler = self.pipeline.named_steps["scale"]
         logit = self.pipeline.named_steps["logit"]
         scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
@@ -123,7 +136,7 @@ class Model:
 
     @property
     def intercept(self) -> float:
-        return float(self.pipeline.named_steps["logit"].intercept_[0])
+        return self.linear_form[3]
 
 
 @dataclass(frozen=True)
@@ -185,6 +198,11 @@ class Ranking:
         if self.guard_rails:
             doubts.append(GUARDED_CONFIDENCE)
         return min(doubts)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function without overflow for large |z| (tanh saturates)."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
 def rank(model: Model, found: CandidateSet, now: datetime) -> Ranking:

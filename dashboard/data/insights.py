@@ -29,9 +29,8 @@ from sqlalchemy.orm import Session
 
 from dashboard.data import checked_database, read_session
 from dashboard.i18n import current_language
-from provisioning import audit, backlog, i18n
+from provisioning import audit, i18n
 from provisioning.access import Actor, Permission
-from provisioning.backlog import BacklogCounts, BacklogFilter
 from provisioning.db import Database
 from provisioning.finder import DEFAULT_VERSION, blind_review
 from provisioning.finder import diagnostics as model_diagnostics
@@ -39,6 +38,8 @@ from provisioning.finder import watch as model_watch
 from provisioning.finder.versions import VersionSummary
 from provisioning.finder.versions import model_versions as stored_versions
 from provisioning.models.base import utcnow
+from provisioning.reports import backlog
+from provisioning.reports.backlog import BacklogCounts, BacklogFilter
 
 BACKLOG_TTL = 60
 CHOICES_TTL = 300

@@ -23,7 +23,7 @@ import streamlit as st
 from dashboard import ui
 from dashboard.data import checked_database, clear_read_caches, current_database, read_session
 from dashboard.i18n import _
-from provisioning import backlog, queue
+from provisioning import queue
 from provisioning.access import Actor, Permission, reading
 from provisioning.errors import Forbidden, InvalidInput, ProvisioningError
 from provisioning.finder import blind_review, for_viewer, org_search
@@ -31,6 +31,7 @@ from provisioning.finder.for_viewer import MatchView
 from provisioning.models.base import utcnow
 from provisioning.orders import ActionResult, check_site_name_available, load_summary, order_detail
 from provisioning.pdf import render_summary
+from provisioning.reports import backlog
 from provisioning.summary import OrderSummary
 
 PAGE_SIZE = 50

@@ -1,6 +1,6 @@
 """Backlog (managers): what is waiting, for how long, where, and whether it is shrinking.
 
-Every figure comes aggregated from `provisioning.backlog` through one cached read model;
+Every figure comes aggregated from `provisioning.reports.backlog` through one cached read model;
 a bucket opens in the Queue page with the same filter.
 """
 
@@ -12,8 +12,8 @@ from dashboard import charts, data, ui
 from dashboard.data import insights
 from dashboard.i18n import _, current_language, fmt_date, fmt_number, label
 from provisioning import i18n
-from provisioning.backlog import OPEN_STATES
 from provisioning.models.base import utcnow
+from provisioning.reports.backlog import OPEN_STATES
 
 QUEUE_PAGE = "views/queue.py"
 

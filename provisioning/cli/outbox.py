@@ -10,7 +10,7 @@ from datetime import datetime
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from provisioning import failures, outbox
+from provisioning import failures
 from provisioning.cli.app import (
     CliContext,
     actor_option,
@@ -21,8 +21,13 @@ from provisioning.cli.app import (
     resolve_actor,
 )
 from provisioning.cli.output import emit_object, emit_rows
-from provisioning.mailer import MailServerUnreachable
 from provisioning.models.base import utcnow
+from provisioning.outbox.operator import list_messages, retry
+from provisioning.outbox.recording import retry_delay
+from provisioning.outbox.report import Sending, SendReport, stuck_after
+from provisioning.outbox.sender import send_due, send_every
+from provisioning.outbox.smtp import MailServerUnreachable
+from provisioning.outbox.unwritten import Backlog
 from provisioning.states import OutboxStatus
 
 _OUTCOME_COLUMNS = ["id", "recipient", "result", "attempts", "next_attempt_at", "error"]
@@ -99,9 +104,9 @@ def outbox_send(ctx: CliContext, limit: int, every: float | None, fmt: str) -> N
     (id, recipient, result, attempts, error, next_attempt_at).
     """
     if every is None:
-        backlog = outbox.Backlog()
+        backlog = Backlog()
         try:
-            report = outbox.send_due(ctx.db, ctx.settings, limit=limit, backlog=backlog)
+            report = send_due(ctx.db, ctx.settings, limit=limit, backlog=backlog)
         except SQLAlchemyError:
             delivered = backlog.delivered
             if delivered:  # a restarting database is back within seconds: note them first
@@ -116,9 +121,9 @@ def outbox_send(ctx: CliContext, limit: int, every: float | None, fmt: str) -> N
     stop = _StopOnSignal()
     previous = {sig: signal.signal(sig, stop.set) for sig in _STOP_SIGNALS}
     database_failed = False
-    reported = outbox.Sending()
+    reported = Sending()
     try:
-        for report in outbox.send_every(ctx.db, ctx.settings, every, stop, limit=limit):
+        for report in send_every(ctx.db, ctx.settings, every, stop, limit=limit):
             if report.outcomes or report.unreachable:
                 _show(report, fmt)
             if report.database is not None:
@@ -137,7 +142,7 @@ def outbox_send(ctx: CliContext, limit: int, every: float | None, fmt: str) -> N
             signal.signal(sig, handler)
 
 
-def _database_text(report: outbox.SendReport, every: float) -> str:
+def _database_text(report: SendReport, every: float) -> str:
     line, _code = failures.explain(report.database or SQLAlchemyError())
     text = f"{line} (this sender keeps running and tries again itself every {every:g} s"
     if report.unrecorded:
@@ -159,7 +164,7 @@ def _unrecorded_text(ids: list[int], still: list[int] | None = None) -> str:
     )
 
 
-def _warn_sending(ctx: CliContext, found: outbox.Sending) -> None:
+def _warn_sending(ctx: CliContext, found: Sending) -> None:
     """Where an operator looks: the e-mails a stopped sender may have delivered."""
     if not found.count:
         return
@@ -172,7 +177,7 @@ def _warn_sending(ctx: CliContext, found: outbox.Sending) -> None:
         if found.count > found.stuck:
             text += f" ({found.count - found.stuck} more taken in the last minutes)"
     else:
-        minutes = outbox.stuck_after(ctx.settings).total_seconds() / 60
+        minutes = stuck_after(ctx.settings).total_seconds() / 60
         text = (
             f"{found.count} e-mail(s) in `sending` {since}, not by this run: another sender "
             "is sending them, or one stopped mid-send and each may have been delivered "
@@ -222,7 +227,7 @@ class _StopOnSignal:
         return self.stopped
 
 
-def _show(report: outbox.SendReport, fmt: str) -> None:
+def _show(report: SendReport, fmt: str) -> None:
     if fmt in ("json", "jsonl"):
         emit_object(report.to_dict(), fmt)
         return
@@ -240,10 +245,10 @@ def _show(report: outbox.SendReport, fmt: str) -> None:
     click.echo(summary)
 
 
-def _unreachable_text(ctx: CliContext, report: outbox.SendReport) -> str:
+def _unreachable_text(ctx: CliContext, report: SendReport) -> str:
     return (
         f"{report.unreachable}; {report.postponed} due e-mail(s) stay pending "
-        f"and are tried again in {outbox.retry_delay(ctx.settings, 1).total_seconds():.0f} s"
+        f"and are tried again in {retry_delay(ctx.settings, 1).total_seconds():.0f} s"
     )
 
 
@@ -275,11 +280,11 @@ def outbox_list(ctx: CliContext, status: str | None, order_id: str | None, fmt: 
     next_attempt_at, last_error, created_at, claimed_at, sent_at, dedupe_key,
     cancelled_reason, lang, link_role.
     """
-    rows = outbox.list_messages(
+    rows = list_messages(
         ctx.db,
         status=OutboxStatus(status) if status else None,
         order_id=order_id,
-        older_than=outbox.stuck_after(ctx.settings),
+        older_than=stuck_after(ctx.settings),
     )
     if fmt == "table":
         rows = (
@@ -326,11 +331,11 @@ def outbox_retry(
     recorded in the audit trail (`may_duplicate` for a stuck one); an ID that is neither
     failed nor stuck, or stuck without --may-duplicate, refuses the whole request (exit 2).
     """
-    changed = outbox.retry(
+    changed = retry(
         ctx.db,
         list(ids),
         resolve_actor(ctx, actor),
-        older_than=outbox.stuck_after(ctx.settings),
+        older_than=stuck_after(ctx.settings),
         may_duplicate=may_duplicate,
     )
     if not changed:

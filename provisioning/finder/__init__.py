@@ -20,8 +20,7 @@ scorer's libraries.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from provisioning import lazy
 
 _EXPORTS = {
     "DEFAULT_VERSION": "active",
@@ -54,9 +53,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy.exports(__name__, _EXPORTS)

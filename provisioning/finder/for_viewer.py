@@ -13,6 +13,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from matching import explain
+from matching.explain import Fact
 from provisioning.access import Actor, Permission, reading, visible_org_ids
 from provisioning.db import Database
 from provisioning.errors import NotFound
@@ -49,6 +51,7 @@ class CandidateView:
     managed_by_ordering_partner: bool
     is_ordering_partner: bool
     evidence: tuple[str, ...]  # the finder's own words (English)
+    facts: tuple[Fact, ...]  # the same evidence as data, for the reader's language
     reasons: tuple[Reason, ...]
     found_by: tuple[str, ...]
 
@@ -145,6 +148,7 @@ def answer_for(
                 managed_by_ordering_partner=bool(partner_id) and facts.partner_id == partner_id,
                 is_ordering_partner=bool(partner_id) and facts.org_id == partner_id,
                 evidence=tuple(shown["evidence"]),
+                facts=tuple(explain.facts(found, candidate, result.now)),
                 reasons=tuple(
                     Reason(r["feature"], float(r["value"]), float(r["contribution"]))
                     for r in shown["reasons"]

@@ -69,8 +69,9 @@ def build_default(
 def _write(directory: Path, result: DefaultModel, families: list[int]) -> None:
     model = result.fitted.model
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / persistence.DEFAULT_ARTIFACT).write_bytes(persistence.dump(model))
-    settings: dict[str, Any] = persistence.settings_of(model)
+    artifact = persistence.dump(model)
+    (directory / persistence.DEFAULT_ARTIFACT).write_bytes(artifact)
+    settings: dict[str, Any] = persistence.sealed(persistence.settings_of(model), artifact)
     settings["trained_on"] = {
         "families": families,
         "orders": result.orders,

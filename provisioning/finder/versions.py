@@ -97,13 +97,14 @@ def train(
     better = result.metrics["accuracy"] >= previous["accuracy"] - ACTIVATION_TOLERANCE
     # In-sample metrics prove nothing: such a version is only activated on request.
     activate = force or (better and not result.in_sample)
-    settings = persistence.settings_of(result.model)
+    artifact = persistence.dump(result.model)
+    settings = persistence.sealed(persistence.settings_of(result.model), artifact)
     with db.write() as session:
         version = _store_version(
             session,
             actor,
             "model.train",
-            persistence.dump(result.model),
+            artifact,
             settings,
             {**result.params, "orders": len(orders)},
             {
@@ -312,6 +313,7 @@ def publish(
     if problems:
         raise InvalidInput(problems)
     artifact = _checked_artifact(model, settings)
+    settings = persistence.sealed(settings, artifact)
     with db.write() as session:
         return _store_version(
             session,
@@ -376,7 +378,7 @@ def _checked_artifact(model: Model, settings: dict[str, Any]) -> bytes:
     artifact = persistence.dump(model)
     probe = np.vstack([np.zeros(len(FEATURE_NAMES)), np.ones(len(FEATURE_NAMES))])
     try:
-        loaded = persistence.load(artifact, settings)
+        loaded = persistence.load(artifact, settings, deferred=False)
         same = np.allclose(
             loaded.independent_probabilities(probe), model.independent_probabilities(probe)
         )

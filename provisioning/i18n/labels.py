@@ -107,6 +107,87 @@ USER_MANAGEMENT: Mapping[str, str] = {
 }
 
 # The audit verbs of `provisioning.orders` (the history of an order), as past events.
+# --- the organization finder's vocabularies (matching/): keyed by their stored strings, so
+# this module imports nothing of the finder; tests hold each table to its vocabulary.
+# The organization finder's three outcomes, in the seed's own words (workflow.md, step 3).
+OUTCOME_SENTENCES: Mapping[str, str] = {
+    "exact": N_("Based on your e-mail address, we matched your order with your organization"),
+    "domain": N_("We found matching organizations based on your e-mail address"),
+    "none": N_("No matching organization found"),
+}
+OUTCOMES: Mapping[str, str] = {
+    "exact": N_("Exact match"),
+    "domain": N_("Domain matches"),
+    "none": N_("No match"),
+}
+REVIEWS: Mapping[str, str] = {
+    "auto": N_("Confident: can be applied without review"),
+    "confirm": N_("Recommended: confirm it"),
+    "operator": N_("Ambiguous: an operator decides"),
+}
+DOMAIN_STATUSES: Mapping[str, str] = {
+    "unverified": N_("unverified"),
+    "verified": N_("verified"),
+    "claimed": N_("claimed"),
+}
+ORG_STATUSES: Mapping[str, str] = {
+    "active": N_("Active"),
+    "trial": N_("Running trial"),
+    "expired": N_("Expired organization"),
+}
+# The finder's features (matching/features.py), as an operator reads a reason.
+FEATURES: Mapping[str, str] = {
+    "exact_email": N_("The provisioning e-mail is a user of this organization"),
+    "domain_claimed": N_("The organization claimed the e-mail's domain"),
+    "domain_verified": N_("The organization verified the e-mail's domain"),
+    "domain_unverified": N_("The organization added the domain but never verified it"),
+    "members_only": N_("No domain added, but users on the domain"),
+    "subdomain": N_("The e-mail is on a subdomain of the organization's domain"),
+    "log_active_members": N_("Number of active users"),
+    "domain_member_share": N_("Share of its users on the e-mail's domain"),
+    "domain_activity_share": N_("Share of the domain's active users in this organization"),
+    "most_active_on_domain": N_("Most active users on the domain"),
+    "log_days_silent": N_("Time since any user was active"),
+    "status_active": N_("Status: active"),
+    "status_trial": N_("Status: running trial"),
+    "status_expired": N_("Status: expired"),
+    "log_org_age_days": N_("Age of the organization"),
+    "name_similarity": N_("Name similar to the company name"),
+    "name_exactness": N_("Name equal to the company name"),
+    "name_exactness_gap": N_("Name closer to the company name than the other candidates'"),
+    "country_match": N_("Same country as the order"),
+    "managed_by_partner": N_("Managed by the ordering partner"),
+    "is_ordering_partner": N_("Is the ordering partner itself"),
+    "partner_own_address": N_("The partner typed an address of its own"),
+    "free_mail": N_("The e-mail is on a free mail service"),
+    "found_by_name_only": N_("Found by name only"),
+    "converts_this_trial": N_("The order converts a trial, and this is a running trial"),
+}
+# provisioning.rules.INDUSTRY_VERTICALS: stored in English, shown in the reader's language.
+INDUSTRIES: Mapping[str, str] = {
+    "Transportation": N_("Transportation"),
+    "Construction": N_("Construction"),
+    "Manufacturing": N_("Manufacturing"),
+    "Retail": N_("Retail"),
+    "Healthcare": N_("Healthcare"),
+    "Education": N_("Education"),
+    "Finance": N_("Finance"),
+    "Technology": N_("Technology"),
+    "Media": N_("Media"),
+    "Hospitality": N_("Hospitality"),
+    "Public Sector": N_("Public Sector"),
+    "Energy": N_("Energy"),
+    "Agriculture": N_("Agriculture"),
+    "Government": N_("Government"),
+    "Insurance": N_("Insurance"),
+    "Legal": N_("Legal"),
+    "Non-profit": N_("Non-profit"),
+    "Professional Services": N_("Professional Services"),
+    "Real Estate": N_("Real Estate"),
+    "Telecommunications": N_("Telecommunications"),
+    "IT Services": N_("IT Services"),
+    "Other": N_("Other"),
+}
 AUDIT_ACTIONS: Mapping[str, str] = {
     "order.intent": N_("Stated who the order is for"),
     "order.delegate": N_("Delegated the order"),

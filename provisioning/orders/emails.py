@@ -32,7 +32,7 @@ from provisioning.db import conflict_insert
 from provisioning.errors import FieldError, InvalidInput
 from provisioning.i18n import LANGUAGES, N_, format_date, gettext_for
 from provisioning.models import Order, OutboxEmail
-from provisioning.outbox import Cancelled, cancel_obsolete, enqueue, placeholder
+from provisioning.outbox.queueing import Cancelled, cancel_obsolete, enqueue, placeholder
 from provisioning.settings import Settings
 from provisioning.states import LinkRole, OrderState, OutboxStatus
 

@@ -14,11 +14,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.data import insights
-from provisioning import backlog
-from provisioning.backlog import BacklogFilter
 from provisioning.db import Database
 from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
+from provisioning.reports import backlog
+from provisioning.reports.backlog import BacklogFilter
 from tests.dashboard.conftest import open_view
 
 TILES = (

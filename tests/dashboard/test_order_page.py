@@ -167,6 +167,7 @@ def test_ambiguous_order_is_resolved_from_intent_to_the_approval_request(mini: D
     assert "Domain acme.se: claimed" in page  # org-acme
     assert "Domain acme.se: verified" in page  # the look-alike
     assert "2 active of 3 users" in page
+    assert 'Name 100% similar to "Acme Logistik"' in page  # the finder's facts, worded here
     assert "Managed by partner Fjord Collaboration Partners AS" in page  # named, not an id
     assert [m.label for m in at.metric] == ["Score"] * 4
     assert {"finder_choose_org-acme", "finder_choose_org-acme-ops"} <= button_keys(at)

@@ -31,8 +31,8 @@ from sqlalchemy import select
 
 from provisioning import outbox
 from provisioning.cli import cli
-from provisioning.mailer import message_id
 from provisioning.models import OutboxEmail
+from provisioning.outbox.smtp import message_id
 from tests.faults.conftest import (
     ROOT,
     SEED,

@@ -14,7 +14,6 @@ from sqlalchemy.exc import DBAPIError
 
 from provisioning import finder, orders, outbox, queue
 from provisioning.access import GRANTS, Actor, Permission, Role, accounts, reading
-from provisioning.backlog import breakdown, counts
 from provisioning.cli import cli
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
@@ -28,6 +27,7 @@ from provisioning.errors import (
 from provisioning.finder import answers, blind_review, org_search
 from provisioning.models import AuditEvent, Order, Org
 from provisioning.orders import load_summary, order_detail
+from provisioning.reports.backlog import breakdown, counts
 from tests.conftest import FIXTURES
 from tests.people import ADMIN, ANALYST, MANAGER, OPERATOR, add_accounts, partner_admin
 

@@ -1,5 +1,5 @@
 """The backlog's SQL aggregates agree with counting the orders one by one, on both
-databases, and follow the filters."""
+databases, and follow the filters; the notebooks' tables count the same orders."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from provisioning import backlog
 from provisioning.db import Database
 from provisioning.demo.seed import create_demo
 from provisioning.demo.world import WorldParams
 from provisioning.models import Order, OrderService
+from provisioning.orders import DeadlinePolicy, sweep
+from provisioning.reports import analysis, backlog
 
 pytestmark = pytest.mark.db
 
@@ -109,3 +110,34 @@ def test_stale_delegated_and_deferred_orders(world: Database) -> None:
         stale = backlog.stale_orders(session, older_than_days=3, now=NOW)
     assert stale and all(r["idle_days"] >= 3 for r in stale)
     assert {r["state"] for r in stale} <= {"delegated", "org_mapped"}
+
+
+def test_the_notebooks_tables_count_the_orders_the_backlog_page_counts(world: Database) -> None:
+    """Open, past the SLA, at risk, delegated, deferred and stale mean the same orders on
+    the Backlog page (`backlog`) and in the notebooks (`analysis`): one definition each."""
+    sweep(world, DeadlinePolicy(days=30, reminders=(7, 3, 1), at_risk=20), NOW)  # flags some
+    with world.read() as session:
+        headline = backlog.counts(session, sla_days=14, now=NOW)
+        to_chase = backlog.stale_orders(session, older_than_days=5, now=NOW)
+        # No idle time asked: every delegated and deferred order is on the list.
+        chase_any = backlog.stale_orders(session, older_than_days=0, now=NOW)
+        table = analysis.open_orders(session, NOW, sla_days=14, stale_days=5)
+        partners = analysis.partner_backlog(session, sla_days=14, stale_days=5, now=NOW)
+
+    assert len(table) == headline.open == int(partners.open.sum()) > 0
+    assert int(table.past_sla.sum()) == headline.past_sla == int(partners.past_sla.sum()) > 0
+    assert int(table.at_risk.sum()) == headline.at_risk == int(partners.at_risk.sum()) > 0
+    delegated = set(table.order_id[table.state == "delegated"])
+    assert len(delegated) == headline.delegated == int(partners.delegated.sum()) > 0
+
+    deferred = set(table.order_id[table.deferred])
+    assert {r["order_id"] for r in chase_any} == deferred | delegated
+    assert int(partners.deferred.sum()) == len(deferred) >= headline.configure_later > 0
+    assert len(deferred) <= headline.configure_later + headline.customer_self_setup
+
+    stale = {r["order_id"] for r in to_chase}
+    assert set(table.order_id[table.stale]) == stale
+    assert 0 < len(stale) < len(chase_any)  # the idle time decides
+    assert int(partners.stale.sum()) == len(stale)
+    assert int(partners.stale_delegated.sum()) == len(stale & delegated) > 0
+    assert int(partners.stale_deferred.sum()) == len(stale & deferred) > 0

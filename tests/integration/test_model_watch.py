@@ -13,7 +13,6 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from provisioning import finder, orders
-from provisioning.backlog import BacklogFilter, model_work
 from provisioning.cli import cli
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
@@ -22,6 +21,7 @@ from provisioning.finder.active import active_version_of
 from provisioning.finder.watch import BandStatus
 from provisioning.models import ModelVersion, Order
 from provisioning.models.base import utcnow
+from provisioning.reports.backlog import BacklogFilter, model_work
 from provisioning.states import Decision, OrderState
 from tests.conftest import FIXTURES
 from tests.people import ANALYST, OPERATOR

@@ -30,6 +30,7 @@ from provisioning.cli import cli
 from provisioning.db import Database
 from provisioning.errors import InvalidInput
 from provisioning.models import AuditEvent, OutboxEmail, utcnow
+from provisioning.outbox import sender as outbox_sender
 from provisioning.settings import Settings
 from provisioning.states import OutboxStatus
 from tests.people import OPERATOR, add_accounts
@@ -430,14 +431,14 @@ def test_a_database_failure_after_delivery_is_written_down_first_by_the_next_run
     queue(db, "welcome:ORD-1", "alice@customer.example")
     queue(db, "welcome:ORD-2", "bob@customer.example")
     failing = FailingDatabase(db)
-    deliver = outbox._deliver
+    deliver = outbox_sender._deliver
 
     def deliver_then_lose_the_database(*args: Any) -> None:
         deliver(*args)  # the server said 250 to DATA …
         if len(smtp.received) == 1:
             failing.fail = 1  # … and the database goes away before it is marked sent
 
-    monkeypatch.setattr(outbox, "_deliver", deliver_then_lose_the_database)
+    monkeypatch.setattr(outbox_sender, "_deliver", deliver_then_lose_the_database)
     runs = outbox.send_every(failing, settings, 0.1, Runs(2))  # type: ignore[arg-type]
 
     first = next(runs)
@@ -462,13 +463,13 @@ def test_a_single_run_marks_what_it_delivered_if_the_database_comes_back_soon(
 ) -> None:
     queue(db, "welcome:ORD-1", "alice@customer.example")
     failing = FailingDatabase(db)
-    deliver = outbox._deliver
+    deliver = outbox_sender._deliver
 
     def deliver_then_lose_the_database(*args: Any) -> None:
         deliver(*args)
         failing.fail = 3  # the write after the 250, and two more tries, fail
 
-    monkeypatch.setattr(outbox, "_deliver", deliver_then_lose_the_database)
+    monkeypatch.setattr(outbox_sender, "_deliver", deliver_then_lose_the_database)
     backlog = outbox.Backlog()
     with pytest.raises(OperationalError):
         outbox.send_due(failing, settings, now=NOW, backlog=backlog)  # type: ignore[arg-type]

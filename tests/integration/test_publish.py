@@ -31,7 +31,7 @@ from matching.training import (
     pick_thresholds,
     precision_bound,
 )
-from provisioning import analysis, backlog, finder
+from provisioning import finder
 from provisioning.cli import cli
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
@@ -41,6 +41,7 @@ from provisioning.errors import InvalidInput, NotFound
 from provisioning.finder.source import SqlCandidateSource
 from provisioning.models import AuditEvent, Member, ModelVersion, Order, OrgDomain
 from provisioning.models.base import utcnow
+from provisioning.reports import analysis, backlog
 from tests.conftest import FIXTURES, private_postgres_schema
 from tests.people import ANALYST
 

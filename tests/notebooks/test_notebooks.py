@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from matching import persistence
 from matching.matcher import match_order
-from provisioning import analysis, finder
+from provisioning import finder
 from provisioning.cli import cli
 from provisioning.db import Database
 from provisioning.demo.accounts import create_demo_accounts
@@ -30,6 +30,7 @@ from provisioning.demo.world import WorldParams
 from provisioning.finder.source import SqlCandidateSource
 from provisioning.models import ModelVersion, Order
 from provisioning.models.base import utcnow
+from provisioning.reports import analysis
 
 pytestmark = pytest.mark.notebooks
 

@@ -155,6 +155,22 @@ def test_every_stored_value_has_a_label(
     assert set(vocabulary) == {value.value for value in values}
 
 
+def test_every_finder_vocabulary_has_a_label() -> None:
+    """The finder's words (matching/) as the app shows them: a new feature, outcome, status
+    or industry without a label fails here rather than showing raw."""
+    from matching.features import FEATURE_NAMES
+    from matching.scorer import Review
+    from matching.vocabulary import DomainStatus, OrgStatus, Outcome
+    from provisioning.rules import INDUSTRY_VERTICALS
+
+    assert set(i18n.FEATURES) == set(FEATURE_NAMES)
+    assert set(i18n.OUTCOMES) == set(i18n.OUTCOME_SENTENCES) == {o.value for o in Outcome}
+    assert set(i18n.REVIEWS) == {r.value for r in Review}
+    assert set(i18n.DOMAIN_STATUSES) == {s.value for s in DomainStatus}
+    assert set(i18n.ORG_STATUSES) == {s.value for s in OrgStatus}
+    assert set(i18n.INDUSTRIES) == set(INDUSTRY_VERTICALS)
+
+
 def test_every_audit_action_has_a_label() -> None:
     # Imported here: `provisioning.orders` loads the whole service layer (and the matcher),
     # seconds that the rest of this module does not need.

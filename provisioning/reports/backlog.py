@@ -3,7 +3,8 @@
 Every figure is aggregated in SQL (GROUP BY over indexed columns), never by loading the
 orders: the backlog page and the analysts' notebook read 100k orders as quickly as 100.
 Bucket boundaries (age bands, weeks) are computed in Python and bound as parameters, so
-the same statements run on SQLite and PostgreSQL.
+the same statements run on SQLite and PostgreSQL. Which orders are open, deferred, stale,
+past the SLA or at risk is said once, in `definitions`, for the notebooks' tables too.
 """
 
 from __future__ import annotations
@@ -12,21 +13,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, literal, or_, select
+from sqlalchemy import Select, and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from provisioning.models import Order, OrderService, Org
 from provisioning.models.base import utcnow
 from provisioning.queries import count_where
+from provisioning.reports.definitions import (
+    OPEN_STATES,
+    days_since,
+    has_service_in,
+    is_at_risk,
+    is_open,
+    is_past_sla,
+    is_stale,
+    partner_key,
+)
 from provisioning.states import WAITING_ON_CUSTOMER, Decision, OrderState, ServiceState
 
-OPEN_STATES: tuple[str, ...] = (
-    OrderState.AWAITING_INTENT.value,
-    OrderState.DELEGATED.value,
-    OrderState.AWAITING_ORG.value,
-    OrderState.AWAITING_APPROVAL.value,
-    OrderState.ORG_MAPPED.value,
-)
 # Age bands of open orders, in days since they were placed (the last one is open-ended).
 AGE_BANDS: tuple[tuple[int, int | None], ...] = (
     (0, 2),
@@ -91,12 +95,6 @@ class BacklogCounts:
         return self.by_state.get(OrderState.AWAITING_ORG, 0) + self.setting_up
 
 
-def _with_service_state(state: ServiceState) -> Any:
-    return exists().where(
-        OrderService.order_id == Order.order_id, OrderService.state == state.value
-    )
-
-
 def counts(
     session: Session,
     sla_days: int,
@@ -112,16 +110,15 @@ def counts(
         )
     }
     mapped = Order.state == OrderState.ORG_MAPPED.value
-    is_open = Order.state.in_(OPEN_STATES)
 
     row = session.execute(
         where.apply(
             select(
-                count_where(and_(mapped, _with_service_state(ServiceState.PENDING))),
-                count_where(and_(mapped, _with_service_state(ServiceState.CONFIGURE_LATER))),
-                count_where(and_(mapped, _with_service_state(ServiceState.CUSTOMER_SELF_SETUP))),
-                count_where(and_(is_open, Order.at_risk.is_(True))),
-                count_where(and_(is_open, Order.placed_at < now - timedelta(days=sla_days))),
+                count_where(and_(mapped, has_service_in(ServiceState.PENDING))),
+                count_where(and_(mapped, has_service_in(ServiceState.CONFIGURE_LATER))),
+                count_where(and_(mapped, has_service_in(ServiceState.CUSTOMER_SELF_SETUP))),
+                count_where(is_at_risk()),
+                count_where(is_past_sla(now, sla_days)),
             ).select_from(Order)
         )
     ).one()
@@ -169,9 +166,7 @@ def age_distribution(
         else_=literal(len(AGE_BANDS) - 1),
     ).label("band")
     stmt = where.apply(
-        select(band, Order.state, func.count())
-        .where(Order.state.in_(OPEN_STATES))
-        .group_by(band, Order.state)
+        select(band, Order.state, func.count()).where(is_open()).group_by(band, Order.state)
     )
     rows = []
     for index, state, count in session.execute(stmt):
@@ -189,18 +184,17 @@ def age_percentiles(
 ) -> dict[str, float | None]:
     """Median and oldest age (days) of open orders, from two ordered index reads."""
     now = now or utcnow()
-    base = where.apply(select(Order.placed_at).where(Order.state.in_(OPEN_STATES)))
+    base = where.apply(select(Order.placed_at).where(is_open()))
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     if not total:
         return {"open": 0, "median_days": None, "oldest_days": None}
     ordered = base.order_by(Order.placed_at.desc())
     median_at = session.scalar(ordered.offset(total // 2).limit(1))
     oldest_at = session.scalar(base.order_by(Order.placed_at).limit(1))
-    days = 86_400.0
     return {
         "open": total,
-        "median_days": round((now - median_at).total_seconds() / days, 1),
-        "oldest_days": round((now - oldest_at).total_seconds() / days, 1),
+        "median_days": days_since(now, median_at),
+        "oldest_days": days_since(now, oldest_at),
     }
 
 
@@ -305,7 +299,7 @@ def breakdown(
     `label`, `state`, `orders` (most orders first)."""
     if by == "partner":
         partner = Org.__table__.alias("partner")
-        key = func.coalesce(Order.partner_id, literal(""))
+        key = partner_key()
         stmt = (
             select(key, partner.c.name, Order.state, func.count())
             .outerjoin(partner, partner.c.org_id == Order.partner_id)
@@ -322,7 +316,7 @@ def breakdown(
         )
     else:
         raise ValueError(f"unknown breakdown {by!r}: partner, service or country")
-    stmt = where.apply(stmt.where(Order.state.in_(OPEN_STATES)))
+    stmt = where.apply(stmt.where(is_open()))
     rows = [
         {"key": k or None, "label": label or k or None, "state": state, "orders": n}
         for k, label, state, n in session.execute(stmt)
@@ -341,13 +335,8 @@ def stale_orders(
     limit: int = 500,
 ) -> list[dict[str, Any]]:
     """Delegated orders and orders with a service left for later (or for the customer)
-    that nobody has touched for `older_than_days`: the ones to chase."""
+    that nobody has touched for `older_than_days`: the ones to chase (`is_stale`)."""
     now = now or utcnow()
-    cutoff = now - timedelta(days=older_than_days)
-    deferred = or_(
-        _with_service_state(ServiceState.CONFIGURE_LATER),
-        _with_service_state(ServiceState.CUSTOMER_SELF_SETUP),
-    )
     partner = Org.__table__.alias("partner")
     stmt = where.apply(
         select(
@@ -362,13 +351,7 @@ def stale_orders(
             Order.at_risk,
         )
         .outerjoin(partner, partner.c.org_id == Order.partner_id)
-        .where(
-            Order.state_changed_at < cutoff,
-            or_(
-                Order.state == OrderState.DELEGATED.value,
-                and_(Order.state == OrderState.ORG_MAPPED.value, deferred),
-            ),
-        )
+        .where(is_stale(now, older_than_days))
         .order_by(Order.state_changed_at, Order.order_id)
         .limit(limit)
     )

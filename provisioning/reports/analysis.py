@@ -2,7 +2,9 @@
 every order, its candidates, its errors, and the backlog per partner.
 
 The notebooks hold no SQL and no copy of the finder: they read through these functions
-(and `provisioning.finder`, `provisioning.backlog`, `matching.*`). Database reads are
+(and `provisioning.finder`, `provisioning.reports.backlog`, `matching.*`). Open, deferred,
+stale, past the SLA and at risk are `definitions`' conditions, the ones the Backlog page
+counts with. Database reads are
 grouped queries or one pass over the orders in batches; the finder-side tables are
 built from the same `find_candidates` the app runs, so a notebook sees what an operator
 sees. One row per order or per (order, candidate); column names are stable.
@@ -11,12 +13,12 @@ sees. One row per order or per (order, candidate); column names are stable.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, case, distinct, exists, func, literal, select, union
+from sqlalchemy import and_, case, distinct, func, select, union
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -31,15 +33,24 @@ from matching.matcher import outcome_of
 from matching.normalize import email_domain, is_free_mail
 from matching.scorer import ScoredCandidate, rank
 from matching.training import CrossValidation
-from provisioning.backlog import OPEN_STATES
 from provisioning.db import Database
 from provisioning.finder.running import candidate_sets, created_for
-from provisioning.models import AuditEvent, Member, Order, OrderService, Org, OrgDomain
+from provisioning.models import AuditEvent, Member, Order, Org, OrgDomain
 from provisioning.models.base import utcnow
-from provisioning.states import Decision, OrderState, ServiceState
+from provisioning.queries import count_where
+from provisioning.reports.definitions import (
+    days_since,
+    is_at_risk,
+    is_deferred,
+    is_delegated,
+    is_open,
+    is_past_sla,
+    is_stale,
+    partner_key,
+)
+from provisioning.states import Decision
 
 NEW_ORG = "(new org)"  # how a "create a new organization" truth or prediction is shown
-_DAY = 86_400.0
 # A contribution gap (log-odds) below this did not decide anything.
 _MATERIAL = 0.25
 
@@ -69,10 +80,6 @@ def as_of(value: str | datetime | None) -> datetime:
         return utcnow()
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _days(later: datetime, earlier: datetime | None) -> float | None:
-    return None if earlier is None else round((later - earlier).total_seconds() / _DAY, 1)
 
 
 # --- Orders and decisions -------------------------------------------------------------
@@ -130,7 +137,7 @@ def order_table(session: Session, now: datetime | None = None) -> pd.DataFrame:
         ],
     )
     frame["email_domain"] = [email_domain(e.strip().lower()) for e in frame["provisioning_email"]]
-    frame["age_days"] = [_days(now, placed) for placed in frame["placed_at"]]
+    frame["age_days"] = [days_since(now, placed) for placed in frame["placed_at"]]
     frame["decided"] = frame["decision"].notna()
     frame["overridden"] = (frame["decision"] == Decision.CHOSE_OTHER.value) | (
         frame["recommended_org_id"].notna()
@@ -203,8 +210,8 @@ def candidate_table(orders: Sequence[LabelledOrder]) -> pd.DataFrame:
                 "org_status": facts.status,
                 "members": facts.members,
                 "active_members": facts.active_members,
-                "days_silent": _days(order.now, facts.last_activity_at),
-                "org_age_days": _days(order.now, facts.created_at),
+                "days_silent": days_since(order.now, facts.last_activity_at),
+                "org_age_days": days_since(order.now, facts.created_at),
                 "candidates_in_order": len(order.found.candidates),
             }
             row.update(zip(FEATURE_NAMES, values.tolist(), strict=True))
@@ -415,19 +422,24 @@ def pair_calibration(cv: CrossValidation) -> pd.DataFrame:
 # --- The backlog per partner ---------------------------------------------------------
 
 
-def _service_in(*states: ServiceState) -> Any:
-    return exists().where(
-        OrderService.order_id == Order.order_id,
-        OrderService.state.in_([s.value for s in states]),
-    )
-
-
-def open_orders(session: Session, now: datetime | None = None) -> pd.DataFrame:
+def open_orders(
+    session: Session,
+    now: datetime | None = None,
+    sla_days: int | None = None,
+    stale_days: int | None = None,
+) -> pd.DataFrame:
     """One row per open order (the backlog only, not the history): its partner, state,
-    age since placed and idle time in its state, in days."""
+    age since placed and idle time in its state, in days, whether it is deferred; with
+    `sla_days` a `past_sla` column and with `stale_days` a `stale` one, flagged by the
+    Backlog page's own conditions (a notebook filters on them rather than on the ages,
+    which are rounded)."""
     now = now or utcnow()
     partner = Org.__table__.alias("partner")
-    deferred = _service_in(ServiceState.CONFIGURE_LATER, ServiceState.CUSTOMER_SELF_SETUP)
+    flags = {"deferred": is_deferred()}
+    if sla_days is not None:
+        flags["past_sla"] = is_past_sla(now, sla_days)
+    if stale_days is not None:
+        flags["stale"] = is_stale(now, stale_days)
     rows = session.execute(
         select(
             Order.order_id,
@@ -438,10 +450,10 @@ def open_orders(session: Session, now: datetime | None = None) -> pd.DataFrame:
             Order.placed_at,
             Order.state_changed_at,
             Order.at_risk,
-            and_(Order.state == OrderState.ORG_MAPPED.value, deferred).label("deferred"),
+            *[condition.label(name) for name, condition in flags.items()],
         )
         .outerjoin(partner, partner.c.org_id == Order.partner_id)
-        .where(Order.state.in_(OPEN_STATES))
+        .where(is_open())
         .order_by(Order.placed_at, Order.order_id)
     ).all()
     frame = pd.DataFrame(
@@ -455,14 +467,14 @@ def open_orders(session: Session, now: datetime | None = None) -> pd.DataFrame:
             "placed_at",
             "state_changed_at",
             "at_risk",
-            "deferred",
+            *flags,
         ],
     )
     frame["partner"] = _partner_labels(frame)
-    frame["age_days"] = [_days(now, at) for at in frame["placed_at"]]
-    frame["idle_days"] = [_days(now, at) for at in frame["state_changed_at"]]
-    frame["deferred"] = frame["deferred"].astype(bool)
-    frame["at_risk"] = frame["at_risk"].astype(bool)
+    frame["age_days"] = [days_since(now, at) for at in frame["placed_at"]]
+    frame["idle_days"] = [days_since(now, at) for at in frame["state_changed_at"]]
+    for column in ["at_risk", *flags]:
+        frame[column] = frame[column].astype(bool)
     return frame
 
 
@@ -483,33 +495,23 @@ def partner_backlog(
     the oldest open order's age. Most open orders first."""
     now = now or utcnow()
     partner = Org.__table__.alias("partner")
-    is_open = Order.state.in_(OPEN_STATES)
-    delegated = Order.state == OrderState.DELEGATED.value
-    deferred = and_(
-        Order.state == OrderState.ORG_MAPPED.value,
-        _service_in(ServiceState.CONFIGURE_LATER, ServiceState.CUSTOMER_SELF_SETUP),
-    )
-    idle = Order.state_changed_at < now - timedelta(days=stale_days)
-
-    def total(condition: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    key = func.coalesce(Order.partner_id, literal(""))
+    stale = is_stale(now, stale_days)
+    key = partner_key()
     rows = session.execute(
         select(
             key.label("partner_id"),
             partner.c.name.label("partner_name"),
             func.count().label("open"),
-            total(Order.placed_at < now - timedelta(days=sla_days)).label("past_sla"),
-            total(Order.at_risk.is_(True)).label("at_risk"),
-            total(delegated).label("delegated"),
-            total(deferred).label("deferred"),
-            total(and_(delegated, idle)).label("stale_delegated"),
-            total(and_(deferred, idle)).label("stale_deferred"),
+            count_where(is_past_sla(now, sla_days)).label("past_sla"),
+            count_where(is_at_risk()).label("at_risk"),
+            count_where(is_delegated()).label("delegated"),
+            count_where(is_deferred()).label("deferred"),
+            count_where(and_(stale, is_delegated())).label("stale_delegated"),
+            count_where(and_(stale, is_deferred())).label("stale_deferred"),
             func.min(Order.placed_at).label("oldest_placed_at"),
         )
         .outerjoin(partner, partner.c.org_id == Order.partner_id)
-        .where(is_open)
+        .where(is_open())
         .group_by(key, partner.c.name)
     ).all()
     columns = [
@@ -531,7 +533,7 @@ def partner_backlog(
         frame[column] = frame[column].astype(int)
     frame["stale"] = frame["stale_delegated"] + frame["stale_deferred"]
     frame["past_sla_share"] = np.where(frame["open"] > 0, frame["past_sla"] / frame["open"], 0.0)
-    frame["oldest_days"] = [_days(now, at) for at in frame["oldest_placed_at"]]
+    frame["oldest_days"] = [days_since(now, at) for at in frame["oldest_placed_at"]]
     return frame.sort_values(["open", "partner"], ascending=[False, True]).reset_index(drop=True)
 
 
