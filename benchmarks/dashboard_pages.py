@@ -46,7 +46,7 @@ def _render(url: str, page: str) -> dict[str, Any]:
 
     from provisioning.db import Database
     from provisioning.models import Order
-    from provisioning.queue import queue
+    from provisioning.orders.queue import queue
 
     os.environ["ONBOARD_DATABASE_URL"] = url
     db = Database(url)

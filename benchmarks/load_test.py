@@ -3,7 +3,7 @@ outbox sender as its own process, then proof that the races lost and doubled not
 
 Each operator is a separate process with its own engine, as several app processes behind
 one database are. It does what a person in the app does: reads the head of the queue
-(`provisioning.queue`, fresh after each action as `perform` clears the read caches), opens
+(`provisioning.orders.queue`, fresh after each action as `perform` clears the read caches), opens
 an order (`order_detail`, and the finder's ranking while it awaits its org) and takes the
 next step through the service layer. Operators pick from the same few rows at the head of
 the same lane of the queue, so they often act on one order at once, and a share of the
@@ -42,7 +42,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from benchmarks.harness import postgres_schema, print_table
-from provisioning import finder, outbox, queue
+from provisioning import finder, outbox
 from provisioning.access import Actor
 from provisioning.db import Database
 from provisioning.demo.seed import create_demo
@@ -68,6 +68,7 @@ from provisioning.orders import (
     hand_to_customer,
     map_org,
     order_detail,
+    queue,
     resend_welcome,
     set_intent,
     set_up_calling,

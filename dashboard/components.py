@@ -31,20 +31,9 @@ from provisioning.i18n import (
     REVIEWS,
 )
 from provisioning.i18n.formatting import babel_locale
-from provisioning.queue import QueueRow
-from provisioning.summary import LicenceLine, OrderSummary, ServiceSummary
+from provisioning.orders.queue import QueueRow
+from provisioning.orders.summary import LicenceLine, OrderSummary, ServiceSummary
 
-# The queue's count tiles (provisioning.queue.QueuePage.counts), in display order.
-QUEUE_COUNTS: Mapping[str, str] = {
-    "needs_operator": N_("Need an operator"),
-    "needs_confirmation": N_("Need a confirmation"),
-    "auto": N_("Confident matches"),
-    "unscored": N_("Not scored yet"),
-    "delegated": N_("Delegated"),
-    "awaiting_approval": N_("Awaiting approval"),
-    "setting_up": N_("Setting up services"),
-    "at_risk": N_("At risk"),
-}
 # Fields the service layer names in a refusal, as the form labels them.
 FIELDS: Mapping[str, str] = {
     "intent": N_("Who the order is for"),

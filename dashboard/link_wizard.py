@@ -31,14 +31,14 @@ from provisioning.access import Actor
 from provisioning.i18n import N_
 from provisioning.orders import ActionResult, customer
 from provisioning.orders.customer import Step
-from provisioning.pdf import render_summary
+from provisioning.orders.summary import ServiceSummary
+from provisioning.orders.summary_pdf import render_summary
 from provisioning.rules import (
     INDUSTRY_VERTICALS,
     MAX_SITES,
     default_timezone,
 )
 from provisioning.states import Intent, OrderState, ServiceState
-from provisioning.summary import ServiceSummary
 
 # Who the order is for, as the seed puts the choice to the buyer.
 INTENT_CHOICES = {

@@ -13,6 +13,7 @@ from dashboard import components, data, ui
 from dashboard.data import operations
 from dashboard.i18n import _, current_language, fmt_number, label
 from provisioning import i18n, orders
+from provisioning.orders.summary import ServiceSummary
 from provisioning.orders.workflow import SERVICE_TRANSITIONS
 from provisioning.rules import (
     CALLING_LANGUAGES,
@@ -25,7 +26,6 @@ from provisioning.rules import (
     timezones_for_country,
 )
 from provisioning.states import Intent, ServiceState
-from provisioning.summary import ServiceSummary
 
 # The choice "whatever suits the location's country" in the Calling form's selectboxes
 # (None would show as no choice at all).

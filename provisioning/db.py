@@ -22,7 +22,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Engine, Table, create_engine, event, text
+from sqlalchemy import Engine, Table, case, create_engine, event, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -228,3 +228,9 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def count_where(condition: Any) -> Any:
+    """How many rows meet `condition`, as one column of a grouped SELECT: several counts
+    in one pass over the rows instead of one query each."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)

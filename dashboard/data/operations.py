@@ -23,16 +23,21 @@ import streamlit as st
 from dashboard import ui
 from dashboard.data import checked_database, clear_read_caches, current_database, read_session
 from dashboard.i18n import _
-from provisioning import queue
 from provisioning.access import Actor, Permission, reading
 from provisioning.errors import Forbidden, InvalidInput, ProvisioningError
 from provisioning.finder import blind_review, for_viewer, org_search
 from provisioning.finder.for_viewer import MatchView
 from provisioning.models.base import utcnow
-from provisioning.orders import ActionResult, check_site_name_available, load_summary, order_detail
-from provisioning.pdf import render_summary
+from provisioning.orders import (
+    ActionResult,
+    check_site_name_available,
+    load_summary,
+    order_detail,
+    queue,
+)
+from provisioning.orders.summary import OrderSummary
+from provisioning.orders.summary_pdf import render_summary
 from provisioning.reports import backlog
-from provisioning.summary import OrderSummary
 
 PAGE_SIZE = 50
 READ_TTL = 30  # seconds: long enough for reruns, short enough for colleagues' changes

@@ -12,9 +12,10 @@ import streamlit as st
 from dashboard import components, data, ui
 from dashboard.data import operations
 from dashboard.i18n import _, fmt_number, label
-from provisioning import i18n, queue
+from provisioning import i18n
 from provisioning.access import Permission, allows
 from provisioning.finder import answers
+from provisioning.orders import queue
 
 ORDER_PAGE = "views/order.py"
 DRILL_DOWN = ("state", "partner", "service", "country")
@@ -114,7 +115,7 @@ if st.session_state.get("queue_where") != where:  # new filters: back to the fir
 offset = st.session_state.setdefault("queue_offset", 0)
 page = operations.queue_page(url, viewer, where, offset)
 
-tiles = list(components.QUEUE_COUNTS.items())
+tiles = list(i18n.QUEUE_COUNTS.items())
 for row_start in (0, 4):
     for column, (key, title) in zip(st.columns(4), tiles[row_start : row_start + 4], strict=True):
         column.metric(_(title), fmt_number(page.counts.get(key, 0)))

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from provisioning import orders, queries
+from provisioning import orders
 from provisioning.cli.app import (
     CliContext,
     actor_option,
@@ -26,7 +26,7 @@ from provisioning.cli.app import (
 )
 from provisioning.cli.output import emit_object, emit_rows, write_file
 from provisioning.errors import FieldError, InvalidInput
-from provisioning.orders import ActionResult
+from provisioning.orders import ActionResult, listing
 from provisioning.rules import parse_site_option
 from provisioning.states import Intent, OrderState
 
@@ -78,7 +78,7 @@ def _action(name: str, help_text: str) -> Callable[[Callable[..., Any]], Any]:
 def orders_list(ctx: CliContext, state: str | None, limit: int, fmt: str) -> None:
     """Orders newest first, with their state and organization."""
     with ctx.db.read() as session:
-        rows = queries.list_orders(session, state=state, limit=limit)
+        rows = listing.list_orders(session, state=state, limit=limit)
     emit_rows(
         ({name: getattr(row, name) for name in row.__slots__} for row in rows), fmt, _LIST_COLUMNS
     )
@@ -272,7 +272,7 @@ def orders_later(ctx: CliContext, order_id: str, service: str, actor: str | None
 @handle_errors
 def orders_summary(ctx: CliContext, order_id: str, pdf_path: Path, lang: str) -> None:
     """Write ORDER's summary as a PDF a customer can keep, in English or Swedish."""
-    from provisioning.pdf import render_summary
+    from provisioning.orders.summary_pdf import render_summary
 
     with ctx.db.read() as session:
         summary = orders.load_summary(session, order_id)

@@ -1,5 +1,5 @@
 """The finder's stored answers: each waiting order's ranking by the active model, kept in
-`order_matches` so the operators' queue is one SQL query (`provisioning.queue`).
+`order_matches` so the operators' queue is one SQL query (`provisioning.orders.queue`).
 
 Scored after imports, by `onboard match --all --save` and from the queue page; every
 store is audited (who scored how many orders with which model version) and forgets the
@@ -21,7 +21,7 @@ from provisioning.finder.active import active_model
 from provisioning.finder.running import match_all
 from provisioning.models import Order, OrderMatch
 from provisioning.models.base import utcnow
-from provisioning.queue import WAITING_FOR_ORG
+from provisioning.orders.queue import WAITING_FOR_ORG
 
 SCORER = "system:finder"  # who scored when nobody did by hand (the demo, after an import)
 

@@ -43,9 +43,9 @@ from sqlalchemy.orm import Session
 
 from matching.scorer import AUTO_TARGET_PRECISION, Review
 from matching.training import precision_bound
+from provisioning.db import count_where
 from provisioning.finder.active import DEFAULT_VERSION, active_version_of
 from provisioning.models import AuditEvent, ModelVersion, Order
-from provisioning.queries import count_where
 from provisioning.states import Decision
 
 # Below this many decided confident answers the status is "too few": even at 30, 29

@@ -188,6 +188,18 @@ INDUSTRIES: Mapping[str, str] = {
     "IT Services": N_("IT Services"),
     "Other": N_("Other"),
 }
+# The queue's count tiles (provisioning.orders.queue.QueuePage.counts), in display order.
+QUEUE_COUNTS: Mapping[str, str] = {
+    "needs_operator": N_("Need an operator"),
+    "needs_confirmation": N_("Need a confirmation"),
+    "auto": N_("Confident matches"),
+    "unscored": N_("Not scored yet"),
+    "delegated": N_("Delegated"),
+    "awaiting_approval": N_("Awaiting approval"),
+    "setting_up": N_("Setting up services"),
+    "at_risk": N_("At risk"),
+}
+
 AUDIT_ACTIONS: Mapping[str, str] = {
     "order.intent": N_("Stated who the order is for"),
     "order.delegate": N_("Delegated the order"),

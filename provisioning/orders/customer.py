@@ -29,8 +29,8 @@ from provisioning.errors import Forbidden, NotFound
 from provisioning.models import Order, OrderService, Org, OrgApproval
 from provisioning.models.base import utcnow
 from provisioning.orders.read import load_summary
+from provisioning.orders.summary import LicenceLine, OrderSummary, ServiceSummary
 from provisioning.states import ApprovalStatus, Intent, LinkRole, OrderState, ServiceState
-from provisioning.summary import LicenceLine, OrderSummary, ServiceSummary
 
 # The evidence a customer may be shown a candidate on (workflow.md step 3): their own
 # address, the e-mail's domain, users on that domain; or the ordering partner manages it.

@@ -23,9 +23,7 @@ from provisioning.models import (
     PartnerAccess,
 )
 from provisioning.models.base import utcnow
-from provisioning.rules import LOCATION_FIELDS
-from provisioning.states import OrderState, ServiceState
-from provisioning.summary import (
+from provisioning.orders.summary import (
     HistoryEntry,
     LicenceLine,
     LocationSummary,
@@ -33,6 +31,8 @@ from provisioning.summary import (
     ServiceSummary,
     SiteSummary,
 )
+from provisioning.rules import LOCATION_FIELDS
+from provisioning.states import OrderState, ServiceState
 
 
 def load_summary(session: Session, order_id: str, now: datetime | None = None) -> OrderSummary:

@@ -33,11 +33,10 @@ from matching.matcher import outcome_of
 from matching.normalize import email_domain, is_free_mail
 from matching.scorer import ScoredCandidate, rank
 from matching.training import CrossValidation
-from provisioning.db import Database
+from provisioning.db import Database, count_where
 from provisioning.finder.running import candidate_sets, created_for
 from provisioning.models import AuditEvent, Member, Order, Org, OrgDomain
 from provisioning.models.base import utcnow
-from provisioning.queries import count_where
 from provisioning.reports.definitions import (
     days_since,
     is_at_risk,

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Select, and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
+from provisioning.db import count_where
 from provisioning.models import Order, OrderService, Org
 from provisioning.models.base import utcnow
-from provisioning.queries import count_where
 from provisioning.reports.definitions import (
     OPEN_STATES,
     days_since,

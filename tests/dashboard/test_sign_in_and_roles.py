@@ -26,7 +26,7 @@ from provisioning.dataset import import_dataset
 from provisioning.db import Database
 from provisioning.errors import Forbidden, NotFound
 from provisioning.models import Order
-from provisioning.queue import QueueFilter
+from provisioning.orders.queue import QueueFilter
 from provisioning.states import Role
 from tests.conftest import FIXTURES
 from tests.dashboard.conftest import account, signed_in_app

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from provisioning import finder, orders, outbox, queue
+from provisioning import finder, orders, outbox
 from provisioning.access import GRANTS, Actor, Permission, Role, accounts, reading
 from provisioning.cli import cli
 from provisioning.dataset import import_dataset
@@ -26,7 +26,7 @@ from provisioning.errors import (
 )
 from provisioning.finder import answers, blind_review, org_search
 from provisioning.models import AuditEvent, Order, Org
-from provisioning.orders import load_summary, order_detail
+from provisioning.orders import load_summary, order_detail, queue
 from provisioning.reports.backlog import breakdown, counts
 from tests.conftest import FIXTURES
 from tests.people import ADMIN, ANALYST, MANAGER, OPERATOR, add_accounts, partner_admin

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from provisioning import orders
+from provisioning import i18n, orders
 from provisioning.access import Actor, Role
 from provisioning.dataset import import_dataset
 from provisioning.db import Database
@@ -15,7 +15,7 @@ from provisioning.finder import blind_review
 from provisioning.finder.answers import refresh_matches
 from provisioning.finder.org_search import search_orgs
 from provisioning.models import OrderMatch
-from provisioning.queue import QueueFilter, queue
+from provisioning.orders.queue import QueueFilter, queue
 from tests.conftest import FIXTURES
 from tests.people import OPERATOR
 
@@ -56,6 +56,7 @@ def test_scored_queue_puts_ambiguous_matches_first(mini: Database) -> None:
     rank = {"operator": 0, "confirm": 1, "auto": 3}
     assert [rank[r] for r in reviews] == sorted(rank[r] for r in reviews)
     assert page.counts["unscored"] == 0
+    assert set(i18n.QUEUE_COUNTS) <= set(page.counts)  # every tile the app labels is counted
     assert sum(page.counts[k] for k in ("needs_operator", "needs_confirmation", "auto")) == 5
     by_id = {row.order_id: row for row in page.rows}
     assert by_id["ORD-1001"].outcome == "exact"

@@ -27,8 +27,7 @@ from provisioning.demo.world import WorldParams
 from provisioning.errors import InvalidInput
 from provisioning.models import Order
 from provisioning.orders import load_summary
-from provisioning.pdf import render_summary
-from provisioning.summary import (
+from provisioning.orders.summary import (
     HistoryEntry,
     LicenceLine,
     LocationSummary,
@@ -36,6 +35,7 @@ from provisioning.summary import (
     ServiceSummary,
     SiteSummary,
 )
+from provisioning.orders.summary_pdf import render_summary
 
 LONG_EMAIL = (
     "bjørn.ærøskøbing-müller.provisioning-team@sjoberg-media-international-holdings.example"
@@ -643,7 +643,7 @@ def test_same_summary_gives_identical_bytes() -> None:
 # Reads a pickled summary on stdin, writes its PDF to stdout: only the product's code.
 _RENDER = """
 import pickle, sys
-from provisioning.pdf import render_summary
+from provisioning.orders.summary_pdf import render_summary
 sys.stdout.buffer.write(render_summary(pickle.load(sys.stdin.buffer), "sv"))
 """
 

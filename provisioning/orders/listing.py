@@ -1,16 +1,15 @@
-"""Read models: what the screens and `onboard … list` show, aggregated in SQL.
+"""The order list of `onboard orders list` and its counts by state, aggregated in SQL.
 
-Queries take a session and return plain frozen dataclasses, so pages and commands never
-see ORM objects or write SQL of their own.
+Queries take a session and return plain frozen dataclasses, so commands never see ORM
+objects or write SQL of their own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from provisioning.models import Order, Org
@@ -27,12 +26,6 @@ class OrderRow:
     partner_id: str | None
     partner_name: str | None
     org_id: str | None
-
-
-def count_where(condition: Any) -> Any:
-    """How many rows meet `condition`, as one column of a grouped SELECT: several counts
-    in one pass over the rows instead of one query each."""
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def list_orders(session: Session, *, state: str | None = None, limit: int = 500) -> list[OrderRow]:

@@ -16,9 +16,9 @@ from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from matching.normalize import name_key
+from provisioning.db import count_where
 from provisioning.models import Order, OrderMatch, OrderService, Org
 from provisioning.models.base import utcnow
-from provisioning.queries import count_where
 from provisioning.states import (
     WAITING_ON_CUSTOMER,
     OrderState,

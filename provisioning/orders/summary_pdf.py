@@ -37,14 +37,14 @@ from provisioning.i18n import (
     label,
     language_name,
 )
-from provisioning.states import ServiceState
-from provisioning.summary import (
+from provisioning.orders.summary import (
     HistoryEntry,
     LocationSummary,
     OrderSummary,
     ServiceSummary,
     SiteSummary,
 )
+from provisioning.states import ServiceState
 
 PRODUCT = "Onboarding Desk"
 FONT_FAMILY = "DejaVuSans"
