@@ -60,8 +60,8 @@ def checked_database(url: str, viewer: Actor, permission: Permission) -> Databas
     once `viewer` holds `permission`: those functions do not check a reader's role.
 
     Their sessions are not partner-scoped: no partner role is granted the audit trail,
-    the models or the accounts, and what the finder ranks is filtered by the caller
-    (`operations.match_view`); a site name is global in Webex on purpose.
+    the models or the accounts, and what the finder ranks is filtered for the viewer by
+    `provisioning.finder.for_viewer`; a site name is global in Webex on purpose.
     """
     authorize(viewer, permission)
     return database(url)
