@@ -6,21 +6,18 @@ area of the app has its own module here (`operations` for the queue and the orde
 `insights` for the backlog, matching and audit pages, `accounts` for the admin's page);
 this one holds what they share.
 
-Every read is made for a viewer (the signed-in `Actor`) through `read_session` or
-`checked_database` below: refused without the page's permission, and for a partner admin
-scoped to its own customers. Cached read models take the viewer as an argument, so one
-person's cached answer is never served to another (tests/dashboard/test_access.py checks
-the rules that make this hold).
+Every read is made for a viewer (the signed-in `Actor`) by a service that checks the
+viewer's permission itself and scopes a partner admin to its own customers (`queue_for`,
+`order_view_for`, `answer_for`, `view_for`, …); a service that does not take a viewer is
+reached through `checked_database` below. Cached read models take the viewer as an
+argument, so one person's cached answer is never served to another.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-
 import streamlit as st
-from sqlalchemy.orm import Session
 
-from provisioning.access import Actor, Permission, authorize, reading
+from provisioning.access import Actor, Permission, authorize
 from provisioning.db import Database
 from provisioning.settings import Settings
 
@@ -45,13 +42,6 @@ def database_url() -> str:
 
 def current_database() -> Database:
     return database(database_url())
-
-
-def read_session(
-    url: str, viewer: Actor, permission: Permission
-) -> AbstractContextManager[Session]:
-    """A read session for `viewer`: refused without `permission`, partner-scoped."""
-    return reading(database(url), viewer, permission)
 
 
 def checked_database(url: str, viewer: Actor, permission: Permission) -> Database:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -25,9 +24,8 @@ import pandas as pd
 import streamlit as st
 from babel import Locale
 from babel.numbers import format_percent
-from sqlalchemy.orm import Session
 
-from dashboard.data import checked_database, read_session
+from dashboard.data import checked_database, database
 from dashboard.i18n import current_language
 from provisioning import audit, i18n
 from provisioning.access import Actor, Permission
@@ -37,9 +35,8 @@ from provisioning.finder import diagnostics as model_diagnostics
 from provisioning.finder import watch as model_watch
 from provisioning.finder.versions import VersionSummary
 from provisioning.finder.versions import model_versions as stored_versions
-from provisioning.models.base import utcnow
 from provisioning.reports import backlog
-from provisioning.reports.backlog import BacklogCounts, BacklogFilter
+from provisioning.reports.backlog import BacklogFilter
 
 BACKLOG_TTL = 60
 CHOICES_TTL = 300
@@ -89,28 +86,6 @@ def _iso(value: date | datetime | None) -> str:
 # --- backlog --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class BacklogView:
-    """Every figure of the backlog page, under one filter, read in one session."""
-
-    counts: BacklogCounts
-    ages: list[dict[str, Any]]
-    age_summary: dict[str, float | None]
-    trend: list[dict[str, Any]]
-    by_partner: list[dict[str, Any]]
-    by_service: list[dict[str, Any]]
-    by_country: list[dict[str, Any]]
-    stale: list[dict[str, Any]]
-    model_work: backlog.ModelWork  # decisions per week by the finder's recorded answer
-
-
-@dataclass(frozen=True, slots=True)
-class BacklogChoices:
-    partners: dict[str, str]  # partner org id -> name, partners with open orders
-    countries: list[str]  # ISO codes of countries with open orders
-    services: tuple[str, ...] = tuple(i18n.SERVICES)
-
-
 @st.cache_data(ttl=BACKLOG_TTL, show_spinner=False)
 def backlog_view(
     url: str,
@@ -120,40 +95,15 @@ def backlog_view(
     partner: str | None = None,
     service: str | None = None,
     country: str | None = None,
-) -> BacklogView:
+) -> backlog.BacklogView:
     where = BacklogFilter(partner_id=partner, service=service, country=country)
-    now = utcnow()
-    with read_session(url, viewer, Permission.READ_BACKLOG) as session:
-        return BacklogView(
-            counts=backlog.counts(session, sla_days, now, where),
-            ages=backlog.age_distribution(session, now, where),
-            age_summary=backlog.age_percentiles(session, now, where),
-            trend=backlog.weekly_trend(session, TREND_WEEKS, now, where),
-            by_partner=backlog.breakdown(session, "partner", where),
-            by_service=_by_service(session, where),
-            by_country=backlog.breakdown(session, "country", where),
-            stale=backlog.stale_orders(session, idle_days, now, where),
-            model_work=backlog.model_work(session, TREND_WEEKS, now, where),
-        )
-
-
-def _by_service(session: Session, where: BacklogFilter) -> list[dict[str, Any]]:
-    """Under a service filter, the chart shows that service alone (not the other services
-    of the orders that have it)."""
-    rows = backlog.breakdown(session, "service", where)
-    return [row for row in rows if not where.service or row["key"] == where.service]
+    return backlog.view_for(database(url), viewer, sla_days, idle_days, where, TREND_WEEKS)
 
 
 @st.cache_data(ttl=CHOICES_TTL, show_spinner=False)
-def backlog_choices(url: str, viewer: Actor) -> BacklogChoices:
+def backlog_choices(url: str, viewer: Actor) -> backlog.BacklogChoices:
     """Filter values that have open orders behind them (an empty choice helps nobody)."""
-    with read_session(url, viewer, Permission.READ_BACKLOG) as session:
-        partners = backlog.breakdown(session, "partner")
-        countries = backlog.breakdown(session, "country")
-    return BacklogChoices(
-        partners={r["key"]: r["label"] for r in partners if r["key"]},
-        countries=sorted({r["key"] for r in countries if r["key"]}),
-    )
+    return backlog.choices_for(database(url), viewer)
 
 
 def queue_params(
@@ -249,14 +199,12 @@ def active_version(versions: Sequence[VersionSummary]) -> int | str:
 @st.cache_data(ttl=MODELS_TTL, show_spinner=False)
 def in_production(url: str, viewer: Actor, version: int | str) -> model_watch.InProduction:
     """How `version`'s confident answers held up on the decisions since it was activated."""
-    with read_session(url, viewer, Permission.READ_MODELS) as session:
-        return model_watch.in_production(session, version)
+    return model_watch.in_production_for(database(url), viewer, version)
 
 
 @st.cache_data(ttl=MODELS_TTL, show_spinner=False)
 def blind_review_agreement(url: str, viewer: Actor) -> dict[str, Any]:
-    with read_session(url, viewer, Permission.READ_MODELS) as session:
-        return blind_review.agreement(session)
+    return blind_review.agreement_for(database(url), viewer)
 
 
 def versions_frame(versions: Sequence[VersionSummary]) -> pd.DataFrame:

@@ -21,23 +21,19 @@ from typing import Any
 import streamlit as st
 
 from dashboard import ui
-from dashboard.data import checked_database, clear_read_caches, current_database, read_session
+from dashboard.data import checked_database, clear_read_caches, current_database, database
 from dashboard.i18n import _
-from provisioning.access import Actor, Permission, reading
+from provisioning.access import Actor, Permission
 from provisioning.errors import Forbidden, InvalidInput, ProvisioningError
 from provisioning.finder import blind_review, for_viewer, org_search
 from provisioning.finder.for_viewer import MatchView
-from provisioning.models.base import utcnow
 from provisioning.orders import (
     ActionResult,
     check_site_name_available,
-    load_summary,
-    order_detail,
     queue,
 )
-from provisioning.orders.summary import OrderSummary
+from provisioning.orders.read import OrderView, order_view_for, summary_for
 from provisioning.orders.summary_pdf import render_summary
-from provisioning.reports import backlog
 
 PAGE_SIZE = 50
 READ_TTL = 30  # seconds: long enough for reruns, short enough for colleagues' changes
@@ -53,60 +49,18 @@ def queue_page(
     url: str, viewer: Actor, where: queue.QueueFilter, offset: int = 0
 ) -> queue.QueuePage:
     """One page of the operators' queue with its counts (a partner admin's: its own)."""
-    with read_session(url, viewer, Permission.READ_ORDERS) as session:
-        return queue.queue(session, where, limit=PAGE_SIZE, offset=offset)
-
-
-@dataclass(frozen=True, slots=True)
-class QueueChoices:
-    """What the queue's filters offer: partners and countries that have open orders."""
-
-    partners: dict[str, str]  # partner org id -> name
-    countries: tuple[str, ...]
+    return queue.queue_for(database(url), viewer, where, limit=PAGE_SIZE, offset=offset)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def queue_choices(url: str, viewer: Actor) -> QueueChoices:
-    with read_session(url, viewer, Permission.READ_ORDERS) as session:
-        partners = {
-            row["key"]: row["label"] or row["key"]
-            for row in backlog.breakdown(session, "partner")
-            if row["key"]
-        }
-        countries = sorted({row["key"] for row in backlog.breakdown(session, "country")} - {None})
-    return QueueChoices(dict(sorted(partners.items(), key=lambda kv: kv[1])), tuple(countries))
-
-
-@dataclass(frozen=True, slots=True)
-class OrderView:
-    """An order as the order page shows it: `order_detail` (the CLI's contract, with the
-    drafts), the summary (the PDF's model) and its age."""
-
-    detail: dict[str, Any]
-    summary: OrderSummary
-    age_days: int
-
-    @property
-    def order_id(self) -> str:
-        return self.summary.order_id
-
-    @property
-    def state(self) -> str:
-        return self.summary.state
-
-    def draft(self, service: str) -> dict[str, Any]:
-        entry = self.detail["services"].get(service) or {}
-        return dict(entry.get("draft") or {})
+def queue_choices(url: str, viewer: Actor) -> queue.QueueChoices:
+    return queue.choices_for(database(url), viewer)
 
 
 @st.cache_data(ttl=READ_TTL, show_spinner=False)
 def order_view(url: str, viewer: Actor, order_id: str, deadline_days: int) -> OrderView:
     """Raises NotFound for an unknown order id, or another partner's (not cached)."""
-    now = utcnow()
-    with read_session(url, viewer, Permission.READ_ORDERS) as session:
-        detail = order_detail(session, order_id, deadline_days, now)
-        summary = load_summary(session, order_id, now)
-    return OrderView(detail, summary, (now - summary.placed_at).days)
+    return order_view_for(database(url), viewer, order_id, deadline_days)
 
 
 @st.cache_data(ttl=READ_TTL, show_spinner=False)
@@ -124,8 +78,7 @@ def search_orgs(
     url: str, viewer: Actor, text: str, country: str | None = None
 ) -> list[org_search.OrgHit]:
     """ "Search all organizations" the viewer may see: by id, e-mail, domain or name."""
-    with read_session(url, viewer, Permission.READ_ORDERS) as session:
-        return org_search.search_orgs(session, text, country=country)
+    return org_search.search_for(database(url), viewer, text, country)
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -143,8 +96,7 @@ def is_blind(order_id: str) -> bool:
 @st.cache_data(ttl=READ_TTL, show_spinner=False)
 def blind_pick_made(url: str, viewer: Actor, order_id: str) -> bool:
     """Has this operator made their blind pick for the order (so the model's may show)?"""
-    with read_session(url, viewer, Permission.READ_ORDERS) as session:
-        return blind_review.has_review(session, order_id, viewer.email)
+    return blind_review.pick_made_for(database(url), viewer, order_id)
 
 
 def summary_pdf(url: str, viewer: Actor, order_id: str, lang: str) -> Callable[[], bytes]:
@@ -154,9 +106,7 @@ def summary_pdf(url: str, viewer: Actor, order_id: str, lang: str) -> Callable[[
     db = checked_database(url, viewer, Permission.READ_ORDERS)
 
     def render() -> bytes:
-        with reading(db, viewer, Permission.READ_ORDERS) as session:
-            summary = load_summary(session, order_id)
-        return render_summary(summary, lang)
+        return render_summary(summary_for(db, viewer, order_id), lang)
 
     return render
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from provisioning import audit, finder
-from provisioning.access import Actor, Permission, authorize
+from provisioning.access import Actor, Permission, authorize, reading
 from provisioning.db import Database, conflict_insert
 from provisioning.errors import FieldError, InvalidInput
 from provisioning.models import BlindReview, Order, Org
@@ -121,3 +121,15 @@ def agreement(session: Session) -> dict[str, Any]:
         ),
         "operators_overridden": sum(chosen != final for chosen, _, final in decided),
     }
+
+
+def pick_made_for(db: Database, viewer: Actor, order_id: str) -> bool:
+    """Has `viewer` made their blind pick for the order (so the model's may show)?"""
+    with reading(db, viewer, Permission.READ_ORDERS) as session:
+        return has_review(session, order_id, viewer.email)
+
+
+def agreement_for(db: Database, viewer: Actor) -> dict[str, Any]:
+    """`agreement`, for a viewer who may read the models."""
+    with reading(db, viewer, Permission.READ_MODELS) as session:
+        return agreement(session)

@@ -25,6 +25,8 @@ from matching.normalize import (
     registrable_domain,
 )
 from matching.vocabulary import MemberStatus
+from provisioning.access import Actor, Permission, reading
+from provisioning.db import Database
 from provisioning.models import Member, Org, OrgDomain
 
 _PER_KIND = 200  # candidates read per kind of look-up before ranking
@@ -141,3 +143,9 @@ def _hits(session: Session, ids: dict[str, float], country: str | None, limit: i
         )
         for org_id in best
     ]
+
+
+def search_for(db: Database, viewer: Actor, text: str, country: str | None = None) -> list[OrgHit]:
+    """ "Search all organizations" among those `viewer` may see (READ_ORDERS)."""
+    with reading(db, viewer, Permission.READ_ORDERS) as session:
+        return search_orgs(session, text, country=country)

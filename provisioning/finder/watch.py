@@ -43,7 +43,8 @@ from sqlalchemy.orm import Session
 
 from matching.scorer import AUTO_TARGET_PRECISION, Review
 from matching.training import precision_bound
-from provisioning.db import count_where
+from provisioning.access import Actor, Permission, reading
+from provisioning.db import Database, count_where
 from provisioning.finder.active import DEFAULT_VERSION, active_version_of
 from provisioning.models import AuditEvent, ModelVersion, Order
 from provisioning.states import Decision
@@ -197,3 +198,11 @@ def activated_at(session: Session, version: int | str) -> datetime | None:
     if rolled_back is not None:
         times.append(rolled_back)
     return max(times) if times else None
+
+
+def in_production_for(
+    db: Database, viewer: Actor, version: int | str | None = None
+) -> InProduction:
+    """`in_production`, for a viewer who may read the models."""
+    with reading(db, viewer, Permission.READ_MODELS) as session:
+        return in_production(session, version)

@@ -16,7 +16,8 @@ from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from matching.normalize import name_key
-from provisioning.db import count_where
+from provisioning.access import Actor, Permission, reading
+from provisioning.db import Database, count_where
 from provisioning.models import Order, OrderMatch, OrderService, Org
 from provisioning.models.base import utcnow
 from provisioning.states import (
@@ -298,3 +299,42 @@ def queue_counts(
         "waiting_on_support",
     )
     return dict(zip(keys, values, strict=True))
+
+
+# --- for a viewer: the permission checked here, for the app, the CLI and the notebooks ---
+
+
+@dataclass(frozen=True, slots=True)
+class QueueChoices:
+    """What the queue's filters offer: partners and countries that have open orders."""
+
+    partners: dict[str, str]  # partner org id -> name
+    countries: tuple[str, ...]
+
+
+def queue_for(
+    db: Database,
+    viewer: Actor,
+    where: QueueFilter = QueueFilter(),
+    limit: int = 50,
+    offset: int = 0,
+    now: datetime | None = None,
+) -> QueuePage:
+    """`queue` as `viewer` may see it: refused without READ_ORDERS; a partner admin's own
+    customers' orders only."""
+    with reading(db, viewer, Permission.READ_ORDERS) as session:
+        return queue(session, where, limit=limit, offset=offset, now=now)
+
+
+def choices_for(db: Database, viewer: Actor) -> QueueChoices:
+    """The queue's filter values among the orders `viewer` may see."""
+    from provisioning.reports import backlog
+
+    with reading(db, viewer, Permission.READ_ORDERS) as session:
+        partners = {
+            row["key"]: row["label"] or row["key"]
+            for row in backlog.breakdown(session, "partner")
+            if row["key"]
+        }
+        countries = sorted({row["key"] for row in backlog.breakdown(session, "country")} - {None})
+    return QueueChoices(dict(sorted(partners.items(), key=lambda kv: kv[1])), tuple(countries))

@@ -4,12 +4,15 @@ the step a person resumes at."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from provisioning.access import Actor, Permission, reading
+from provisioning.db import Database
 from provisioning.errors import NotFound
 from provisioning.models import (
     AuditEvent,
@@ -252,3 +255,47 @@ def order_detail(
         ],
         "services": services,
     }
+
+
+# --- for a viewer: the permission checked here, for the app, the CLI and the notebooks ---
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An order as the order page shows it: `order_detail` (the CLI's contract, with the
+    drafts), the summary (the PDF's model) and its age."""
+
+    detail: dict[str, Any]
+    summary: OrderSummary
+    age_days: int
+
+    @property
+    def order_id(self) -> str:
+        return self.summary.order_id
+
+    @property
+    def state(self) -> str:
+        return self.summary.state
+
+    def draft(self, service: str) -> dict[str, Any]:
+        entry = self.detail["services"].get(service) or {}
+        return dict(entry.get("draft") or {})
+
+
+def order_view_for(
+    db: Database, viewer: Actor, order_id: str, deadline_days: int, now: datetime | None = None
+) -> OrderView:
+    """One order as `viewer` may see it (NotFound for another partner's)."""
+    now = now or utcnow()
+    with reading(db, viewer, Permission.READ_ORDERS) as session:
+        detail = order_detail(session, order_id, deadline_days, now)
+        summary = load_summary(session, order_id, now)
+    return OrderView(detail, summary, (now - summary.placed_at).days)
+
+
+def summary_for(
+    db: Database, viewer: Actor, order_id: str, now: datetime | None = None
+) -> OrderSummary:
+    """The order summary (the PDF's model) as `viewer` may see it."""
+    with reading(db, viewer, Permission.READ_ORDERS) as session:
+        return load_summary(session, order_id, now)

@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import Select, and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
-from provisioning.db import count_where
+from provisioning import i18n
+from provisioning.access import Actor, Permission, reading
+from provisioning.db import Database, count_where
 from provisioning.models import Order, OrderService, Org
 from provisioning.models.base import utcnow
 from provisioning.reports.definitions import (
@@ -361,3 +363,72 @@ def stale_orders(
         item["idle_days"] = (now - item["state_changed_at"]).days
         rows.append(item)
     return rows
+
+
+# --- the page, for a viewer: the permission checked here ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogView:
+    """Every figure of the backlog page, under one filter, read in one session."""
+
+    counts: BacklogCounts
+    ages: list[dict[str, Any]]
+    age_summary: dict[str, float | None]
+    trend: list[dict[str, Any]]
+    by_partner: list[dict[str, Any]]
+    by_service: list[dict[str, Any]]
+    by_country: list[dict[str, Any]]
+    stale: list[dict[str, Any]]
+    model_work: ModelWork  # decisions per week by the finder's recorded answer
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogChoices:
+    partners: dict[str, str]  # partner org id -> name, partners with open orders
+    countries: list[str]  # ISO codes of countries with open orders
+    services: tuple[str, ...] = tuple(i18n.SERVICES)
+
+
+def view_for(
+    db: Database,
+    viewer: Actor,
+    sla_days: int,
+    idle_days: int,
+    where: BacklogFilter = BacklogFilter(),
+    trend_weeks: int = 12,
+    now: datetime | None = None,
+) -> BacklogView:
+    """Every figure of the backlog page for `viewer` (READ_BACKLOG; a partner admin's
+    own), read in one session."""
+    now = now or utcnow()
+    with reading(db, viewer, Permission.READ_BACKLOG) as session:
+        return BacklogView(
+            counts=counts(session, sla_days, now, where),
+            ages=age_distribution(session, now, where),
+            age_summary=age_percentiles(session, now, where),
+            trend=weekly_trend(session, trend_weeks, now, where),
+            by_partner=breakdown(session, "partner", where),
+            by_service=_by_service(session, where),
+            by_country=breakdown(session, "country", where),
+            stale=stale_orders(session, idle_days, now, where),
+            model_work=model_work(session, trend_weeks, now, where),
+        )
+
+
+def _by_service(session: Session, where: BacklogFilter) -> list[dict[str, Any]]:
+    """Under a service filter, the chart shows that service alone (not the other services
+    of the orders that have it)."""
+    rows = breakdown(session, "service", where)
+    return [row for row in rows if not where.service or row["key"] == where.service]
+
+
+def choices_for(db: Database, viewer: Actor) -> BacklogChoices:
+    """Filter values that have open orders behind them (an empty choice helps nobody)."""
+    with reading(db, viewer, Permission.READ_BACKLOG) as session:
+        partners = breakdown(session, "partner")
+        countries = breakdown(session, "country")
+    return BacklogChoices(
+        partners={r["key"]: r["label"] for r in partners if r["key"]},
+        countries=sorted({r["key"] for r in countries if r["key"]}),
+    )
