@@ -182,20 +182,20 @@ def _form_dict(form: LinearForm) -> dict[str, Any]:
 
 def _form_of(stored: dict[str, Any], trained_on: list[str]) -> LinearForm:
     """A stored linear form over every current feature (those it never saw weigh 0)."""
-    where = [FEATURE_NAMES.index(name) for name in trained_on]
-    width = len(FEATURE_NAMES)
-
-    def spread(values: list[float], fill: float) -> np.ndarray:
-        out = np.full(width, fill, dtype=float)
-        out[where] = values
-        return out
-
     return (
-        spread(stored["mean"], 0.0),
-        spread(stored["scale"], 1.0),
-        spread(stored["coef"], 0.0),
+        _onto_current(stored["mean"], trained_on, 0.0),
+        _onto_current(stored["scale"], trained_on, 1.0),
+        _onto_current(stored["coef"], trained_on, 0.0),
         float(stored["intercept"]),
     )
+
+
+def _onto_current(values: Any, trained_on: list[str], fill: float) -> np.ndarray:
+    """Per-feature `values` of a version trained on `trained_on`, placed over every
+    current feature; the features it never saw get `fill` (weight 0, identity scaling)."""
+    out = np.full(len(FEATURE_NAMES), fill, dtype=float)
+    out[[FEATURE_NAMES.index(name) for name in trained_on]] = values
+    return out
 
 
 def _is_older_list(trained_on: list[str]) -> bool:
@@ -212,20 +212,13 @@ def _widened(pipeline: Pipeline, trained_on: list[str]) -> Pipeline:
     if list(getattr(pipeline, "named_steps", {})) != ["scale", "logit"]:
         raise MatchingError("the model was trained on other features than this version computes")
     scaler, logit = pipeline.named_steps["scale"], pipeline.named_steps["logit"]
-    where = [FEATURE_NAMES.index(name) for name in trained_on]
     width = len(FEATURE_NAMES)
-
-    def spread(values: np.ndarray, fill: float) -> np.ndarray:
-        out = np.full(width, fill, dtype=float)
-        out[where] = values
-        return out
-
-    scaler.mean_ = spread(scaler.mean_, 0.0)
-    scaler.scale_ = spread(scaler.scale_, 1.0)
+    scaler.mean_ = _onto_current(scaler.mean_, trained_on, 0.0)
+    scaler.scale_ = _onto_current(scaler.scale_, trained_on, 1.0)
     if getattr(scaler, "var_", None) is not None:
-        scaler.var_ = spread(scaler.var_, 1.0)
+        scaler.var_ = _onto_current(scaler.var_, trained_on, 1.0)
     scaler.n_features_in_ = width
-    logit.coef_ = spread(logit.coef_[0], 0.0).reshape(1, width)
+    logit.coef_ = _onto_current(logit.coef_[0], trained_on, 0.0).reshape(1, width)
     logit.n_features_in_ = width
     for step in (scaler, logit):
         if hasattr(step, "feature_names_in_"):
