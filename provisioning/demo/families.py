@@ -139,7 +139,7 @@ def labelled_world(params: WorldParams, family: int = 0) -> list[FamilyOrder]:
     with tempfile.TemporaryDirectory(prefix="onboard-family-") as scratch:
         directory = Path(scratch)
         summary = generate_world(params, directory)
-        source, queries = _read(directory)
+        source, queries = read_dataset(directory)
     plans = {plan.order_id: plan for plan in summary.plans}
     founds = find_candidates_of(queries, source)
     return [
@@ -161,8 +161,9 @@ def _rows(directory: Path, name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _read(directory: Path) -> tuple[InMemorySource, list[OrderQuery]]:
-    """The generated dataset as the finder's source and its orders as queries."""
+def read_dataset(directory: Path) -> tuple[InMemorySource, list[OrderQuery]]:
+    """A dataset directory (the format `onboard import` reads) as the finder's in-memory
+    source and its orders as queries, without a database."""
     orgs = [
         OrgRecord(
             row["org_id"],

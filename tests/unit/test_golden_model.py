@@ -19,9 +19,8 @@ from matching import persistence
 from matching.candidates import OrderQuery, find_candidates_of
 from matching.evaluation import metrics, model_finder, predict_all
 from matching.matcher import match_orders
-from matching.memory_source import InMemorySource, MemberRecord, OrgRecord
-from provisioning.dataset.fields import timestamp
-from provisioning.demo.families import family_params, labelled_world
+from matching.memory_source import InMemorySource
+from provisioning.demo.families import family_params, labelled_world, read_dataset
 from tests.conftest import FIXTURES
 
 GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
@@ -31,50 +30,12 @@ FAMILY = 224  # a small world of a family the shipped model never saw
 TOLERANCE = 1e-6
 
 
-def _rows(name: str) -> list[dict[str, str]]:
-    with (FIXTURES / "mini" / name).open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def _mini_source() -> tuple[InMemorySource, list[OrderQuery]]:
-    orgs = [
-        OrgRecord(
-            r["org_id"],
-            r["name"],
-            timestamp(r["created_at"]),
-            r["status"],
-            r["country"] or None,
-            r["partner_id"] or None,
-        )
-        for r in _rows("orgs.csv")
-    ]
-    domains = [(r["org_id"], r["domain"], r["status"]) for r in _rows("domains.csv")]
-    members = [
-        MemberRecord(
-            r["org_id"],
-            r["email"],
-            r["status"],
-            timestamp(r["last_activity_at"]) if r["last_activity_at"] else None,
-        )
-        for r in _rows("users.csv")
-    ]
-    converts = {
-        r["order_id"] for r in _rows("order_lines.csv") if r["is_trial_conversion"] == "true"
-    }
-    decided = {r["order_id"] for r in _rows("labels.csv")}
-    queries = [
-        OrderQuery(
-            r["order_id"],
-            r["provisioning_email"],
-            r["company_name"],
-            r["country"] or None,
-            r["partner_id"] or None,
-            r["order_id"] in converts,
-        )
-        for r in _rows("orders.csv")
-        if r["order_id"] not in decided
-    ]
-    return InMemorySource(orgs, domains, members), queries
+    """The mini fixture in memory, with its orders still waiting (not in labels.csv)."""
+    source, queries = read_dataset(FIXTURES / "mini")
+    with (FIXTURES / "mini" / "labels.csv").open(encoding="utf-8", newline="") as handle:
+        decided = {row["order_id"] for row in csv.DictReader(handle)}
+    return source, [q for q in queries if q.order_id not in decided]
 
 
 def _compare(name: str, measured: dict[str, Any]) -> None:
